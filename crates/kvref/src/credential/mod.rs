@@ -1,0 +1,219 @@
+//! Credentials: how kvref obtains an access token for Key Vault without holding a secret.
+//!
+//! Everything here is independent of Key Vault: a [`TokenCredential`] turns a [`TokenRequest`]
+//! (a scope such as `https://vault.azure.net/.default`, and optionally a tenant) into an
+//! [`AccessToken`]. Users can plug in their own implementation.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Something that can obtain access tokens. Object safe: kvref holds `Arc<dyn TokenCredential>`.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use kvref::credential::{AccessToken, CredentialError, TokenCredential, TokenRequest};
+///
+/// /// A credential that hands out a fixed token (for illustration only).
+/// #[derive(Debug)]
+/// struct Fixed;
+///
+/// #[async_trait]
+/// impl TokenCredential for Fixed {
+///     fn name(&self) -> &str {
+///         "Fixed"
+///     }
+///     async fn get_token(&self, _request: &TokenRequest) -> Result<AccessToken, CredentialError> {
+///         let expires_on = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+///         Ok(AccessToken::new("not-a-real-token", expires_on))
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let credential: std::sync::Arc<dyn TokenCredential> = std::sync::Arc::new(Fixed);
+/// let token = credential
+///     .get_token(&TokenRequest::new("https://vault.azure.net/.default"))
+///     .await
+///     .unwrap();
+/// assert!(!format!("{token:?}").contains("not-a-real-token"));
+/// # });
+/// ```
+#[async_trait]
+pub trait TokenCredential: Send + Sync + fmt::Debug {
+    /// A short name for messages, such as `ManagedIdentityCredential`.
+    fn name(&self) -> &str;
+
+    /// Obtains a token for `request`.
+    async fn get_token(&self, request: &TokenRequest) -> Result<AccessToken, CredentialError>;
+}
+
+/// What a token is wanted for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenRequest {
+    /// One scope, such as `https://vault.azure.net/.default`.
+    pub scope: String,
+    /// The tenant to ask, when the caller knows it (for example from a Key Vault challenge).
+    pub tenant_id: Option<String>,
+}
+
+impl TokenRequest {
+    /// A request for `scope` in the credential's own tenant.
+    pub fn new(scope: impl Into<String>) -> Self {
+        Self {
+            scope: scope.into(),
+            tenant_id: None,
+        }
+    }
+
+    /// The same request addressed to `tenant_id`.
+    pub fn with_tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// The AAD v1 resource for the scope (`https://vault.azure.net/.default` →
+    /// `https://vault.azure.net`), as managed identity endpoints want it.
+    ///
+    /// ```
+    /// let request = kvref::credential::TokenRequest::new("https://vault.azure.net/.default");
+    /// assert_eq!(request.resource(), "https://vault.azure.net");
+    /// ```
+    pub fn resource(&self) -> &str {
+        self.scope
+            .strip_suffix("/.default")
+            .unwrap_or(&self.scope)
+    }
+}
+
+/// A bearer token and when it stops being valid. The token never appears in `Debug`.
+#[derive(Clone)]
+pub struct AccessToken {
+    token: SecretString,
+    expires_on: Timestamp,
+    refresh_on: Option<Timestamp>,
+}
+
+impl AccessToken {
+    /// A token valid until `expires_on`.
+    pub fn new(token: impl Into<String>, expires_on: Timestamp) -> Self {
+        Self {
+            token: SecretString::from(token.into()),
+            expires_on,
+            refresh_on: None,
+        }
+    }
+
+    /// The same token with a time at which it should be refreshed (as Entra's `refresh_in` says).
+    pub fn with_refresh_on(mut self, refresh_on: Timestamp) -> Self {
+        self.refresh_on = Some(refresh_on);
+        self
+    }
+
+    /// The token itself. Only for putting it in an `Authorization` header.
+    pub fn secret(&self) -> &str {
+        self.token.expose_secret()
+    }
+
+    /// When the token expires.
+    pub fn expires_on(&self) -> Timestamp {
+        self.expires_on
+    }
+
+    /// When the token should be refreshed, if the issuer said.
+    pub fn refresh_on(&self) -> Option<Timestamp> {
+        self.refresh_on
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"<redacted>")
+            .field("expires_on", &self.expires_on)
+            .field("refresh_on", &self.refresh_on)
+            .finish()
+    }
+}
+
+/// Why a credential could not produce a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialErrorKind {
+    /// This credential does not apply here (no endpoint in the environment, tool not installed,
+    /// not logged in). A chain moves on to the next credential.
+    Unavailable,
+    /// The endpoint exists but the identity asked for is not assigned (IMDS "Identity not found",
+    /// App Service "Unable to load the proper Managed Identity").
+    IdentityNotFound,
+    /// The identity exists but the token service refused it (an Entra AADSTS error, a bad
+    /// client secret, a rejected federated token). A chain stops here.
+    Refused,
+    /// The endpoint did not answer usefully within the retry budget.
+    Unreachable,
+    /// The endpoint answered with something that is not a token response.
+    InvalidResponse,
+    /// The options cannot work together (for example a user-assigned id with Azure Arc).
+    InvalidConfiguration,
+}
+
+/// An error from a credential: which one, what happened, and how to fix it. Never holds a token.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{credential}: {message}")]
+pub struct CredentialError {
+    kind: CredentialErrorKind,
+    credential: String,
+    message: String,
+    fix: Option<String>,
+}
+
+impl CredentialError {
+    /// A new error of `kind` raised by `credential`.
+    pub fn new(
+        kind: CredentialErrorKind,
+        credential: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            credential: credential.into(),
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    /// The same error with advice for the operator.
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> CredentialErrorKind {
+        self.kind
+    }
+
+    /// The credential that failed.
+    pub fn credential(&self) -> &str {
+        &self.credential
+    }
+
+    /// What happened.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How to fix it, when known.
+    pub fn fix(&self) -> Option<&str> {
+        self.fix.as_deref()
+    }
+
+    /// Whether a chain should move on to its next credential.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self.kind,
+            CredentialErrorKind::Unavailable | CredentialErrorKind::IdentityNotFound
+        )
+    }
+}

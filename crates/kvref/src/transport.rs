@@ -1,0 +1,277 @@
+//! The HTTP clients kvref talks through: one set per process, rustls, timeouts always set.
+//!
+//! Two clients share one configuration. [`HttpTransport::client`] goes to Key Vault and Entra ID
+//! over HTTPS and honours the system proxy settings. [`HttpTransport::identity_client`] goes to the
+//! platform's managed identity endpoints (IMDS at 169.254.169.254, App Service and Arc on loopback),
+//! which must never be reached through a proxy: IMDS rejects proxied requests, and a proxy would
+//! see the identity header.
+//!
+//! Two knobs exist for environments that are not Azure itself, and real users need them too:
+//! extra root certificates (a TLS-inspecting corporate proxy, or the kvref emulator's CA) and host
+//! routes (send every `*.vault.azure.net` connection to one address, as the emulator needs, without
+//! touching the URL, so TLS still checks the real host name).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// How long to wait for a TCP connection and TLS handshake unless configured otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one whole request may take unless configured otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The HTTP clients of one kvref instance. Cloning is cheap and shares the connection pools.
+///
+/// ```
+/// # fn main() -> Result<(), kvref::transport::TransportError> {
+/// use kvref::transport::HttpTransport;
+/// use std::time::Duration;
+///
+/// let transport = HttpTransport::builder()
+///     .request_timeout(Duration::from_secs(10))
+///     .build()?;
+/// assert_eq!(transport.request_timeout(), Duration::from_secs(10));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct HttpTransport {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: reqwest::Client,
+    identity_client: reqwest::Client,
+    settings: TransportBuilder,
+}
+
+/// Builds an [`HttpTransport`].
+#[derive(Clone, Debug)]
+pub struct TransportBuilder {
+    root_certificates_pem: Vec<Vec<u8>>,
+    routes: Vec<HostRoute>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+}
+
+/// Sends connections for a host, or for every host under a domain, to a fixed socket address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostRoute {
+    /// `myvault.vault.azure.net` for one host, or `.vault.azure.net` (leading dot) for every host
+    /// under that domain. Compared case-insensitively.
+    pub pattern: String,
+    /// Where to connect instead of the address DNS would give.
+    pub address: SocketAddr,
+}
+
+impl HostRoute {
+    fn matches(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        if self.pattern.starts_with('.') {
+            host.len() > self.pattern.len()
+                && host
+                    .get(host.len() - self.pattern.len()..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(&self.pattern))
+        } else {
+            host.eq_ignore_ascii_case(&self.pattern)
+        }
+    }
+}
+
+/// The transport could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// A root certificate was not valid PEM.
+    #[error("root certificate is not a valid PEM certificate: {0}")]
+    InvalidCertificate(String),
+    /// reqwest refused the configuration.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+impl Default for TransportBuilder {
+    fn default() -> Self {
+        Self {
+            root_certificates_pem: Vec::new(),
+            routes: Vec::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
+impl TransportBuilder {
+    /// Trusts this PEM certificate in addition to the system's roots.
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates_pem.push(pem.into());
+        self
+    }
+
+    /// Routes connections for `pattern` (a host, or `.domain` for every host under it) to `address`.
+    pub fn route(mut self, pattern: impl Into<String>, address: SocketAddr) -> Self {
+        self.routes.push(HostRoute {
+            pattern: pattern.into(),
+            address,
+        });
+        self
+    }
+
+    /// The limit for connecting (TCP and TLS).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The limit for one whole request.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Builds the clients.
+    pub fn build(self) -> Result<HttpTransport, TransportError> {
+        let client = self.client_builder()?.build().map_err(client_error)?;
+        let identity_client = self
+            .client_builder()?
+            .no_proxy()
+            .build()
+            .map_err(client_error)?;
+        Ok(HttpTransport {
+            inner: Arc::new(Inner {
+                client,
+                identity_client,
+                settings: self,
+            }),
+        })
+    }
+
+    /// A reqwest builder carrying these settings, for callers that need one more client of the
+    /// same kind (for example one that pins a server certificate).
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .user_agent(concat!("kvref/", env!("CARGO_PKG_VERSION")));
+        if !self.root_certificates_pem.is_empty() {
+            let mut certs = Vec::new();
+            for pem in &self.root_certificates_pem {
+                certs.extend(
+                    reqwest::Certificate::from_pem_bundle(pem)
+                        .map_err(|e| TransportError::InvalidCertificate(e.to_string()))?,
+                );
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        if !self.routes.is_empty() {
+            builder = builder.dns_resolver(Arc::new(RoutingResolver {
+                routes: self.routes.clone(),
+            }));
+        }
+        Ok(builder)
+    }
+}
+
+fn client_error(e: reqwest::Error) -> TransportError {
+    TransportError::Client(e.to_string())
+}
+
+impl HttpTransport {
+    /// A builder with the default timeouts, the system's roots and no routes.
+    pub fn builder() -> TransportBuilder {
+        TransportBuilder::default()
+    }
+
+    /// The process-wide default transport, built on first use and shared afterwards.
+    pub fn shared() -> Result<HttpTransport, TransportError> {
+        static SHARED: OnceLock<HttpTransport> = OnceLock::new();
+        if let Some(transport) = SHARED.get() {
+            return Ok(transport.clone());
+        }
+        let built = TransportBuilder::default().build()?;
+        Ok(SHARED.get_or_init(|| built).clone())
+    }
+
+    /// The client for Key Vault and Entra ID (HTTPS, proxy-aware).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.inner.client
+    }
+
+    /// The client for managed identity endpoints (never through a proxy).
+    pub fn identity_client(&self) -> &reqwest::Client {
+        &self.inner.identity_client
+    }
+
+    /// The settings this transport was built with.
+    pub fn settings(&self) -> &TransportBuilder {
+        &self.inner.settings
+    }
+
+    /// The per-request time limit.
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.settings.request_timeout
+    }
+
+    /// The host routes in force.
+    pub fn routes(&self) -> &[HostRoute] {
+        &self.inner.settings.routes
+    }
+
+    /// Where a connection to `host` will go if it is routed, or `None` for ordinary DNS.
+    pub fn route_for(&self, host: &str) -> Option<SocketAddr> {
+        route_for(&self.inner.settings.routes, host)
+    }
+}
+
+fn route_for(routes: &[HostRoute], host: &str) -> Option<SocketAddr> {
+    routes.iter().find(|r| r.matches(host)).map(|r| r.address)
+}
+
+/// Answers routed hosts from the table and everything else from the system resolver.
+struct RoutingResolver {
+    routes: Vec<HostRoute>,
+}
+
+impl Resolve for RoutingResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let routed = route_for(&self.routes, name.as_str());
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Addrs = match routed {
+                Some(address) => Box::new(std::iter::once(address)),
+                None => Box::new(tokio::net::lookup_host((host, 0)).await?),
+            };
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(pattern: &str) -> HostRoute {
+        HostRoute {
+            pattern: pattern.into(),
+            address: SocketAddr::from(([127, 0, 0, 1], 8443)),
+        }
+    }
+
+    #[test]
+    fn domain_routes_match_subdomains_only() {
+        let r = route(".vault.azure.net");
+        assert!(r.matches("myvault.vault.azure.net"));
+        assert!(r.matches("MyVault.Vault.Azure.Net"));
+        assert!(!r.matches("vault.azure.net"));
+        assert!(!r.matches("myvault.vault.azure.net.evil.example"));
+        assert!(!r.matches("evilvault.azure.net"));
+    }
+
+    #[test]
+    fn host_routes_match_exactly() {
+        let r = route("login.example");
+        assert!(r.matches("LOGIN.example"));
+        assert!(!r.matches("x.login.example"));
+    }
+}
