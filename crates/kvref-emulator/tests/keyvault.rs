@@ -736,3 +736,33 @@ async fn error_bodies_are_byte_exact() {
         .unwrap();
     assert_eq!(empty, raw("keyvault-list-versions-empty-200.json"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_many_concurrent_requests_and_journals_each() {
+    let emu = start().await;
+    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    emu.clear_requests().await;
+    let client = emu.client();
+    let url = format!("{}/secrets/DbPassword?{API}", emu.vault_url("myvault"));
+    let requests = (0..200).map(|_| {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    });
+    for request in requests.collect::<Vec<_>>() {
+        assert_eq!(request.await.unwrap().unwrap(), 200);
+    }
+    let journal = emu.requests().await;
+    assert_eq!(journal.len(), 200);
+    assert!(
+        journal
+            .iter()
+            .all(|e| e.endpoint == "keyvault" && e.status == 200 && e.authorization)
+    );
+}
