@@ -76,6 +76,24 @@ async fn bodiless_put_without_token_gets_the_challenge_and_writes_nothing() {
     )
     .await;
     assert_eq!(status, 404);
+    // Any method and path: without a token, the challenge comes first.
+    for (method, path) in [
+        ("DELETE", "/secrets/DbPassword"),
+        ("GET", "/deletedsecrets"),
+        ("POST", "/keys/k/sign"),
+    ] {
+        let response = emu
+            .client()
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}?{API}", emu.vault_url("myvault")),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{method} {path}");
+        assert!(response.headers().contains_key("www-authenticate"));
+    }
 }
 
 #[tokio::test]
