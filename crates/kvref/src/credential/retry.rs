@@ -236,7 +236,9 @@ pub(crate) async fn send_with_retry(
             Err(error) => {
                 let refused = is_connection_refused(&error);
                 let timed_out = error.is_timeout();
-                let delay = if options.retry_connection_errors && !refused {
+                // A server whose certificate we reject will not change its mind.
+                let rejected = is_tls_rejection(&error);
+                let delay = if options.retry_connection_errors && !refused && !rejected {
                     options.next_delay(retries, elapsed, None, None)
                 } else {
                     None
@@ -284,6 +286,29 @@ fn is_connection_refused(error: &reqwest::Error) -> bool {
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Whether the connection failed because TLS refused the peer (a certificate we do not accept,
+/// a handshake that cannot succeed): such failures are not transient. The TLS layers report them
+/// as an I/O error of kind `InvalidData` or `Other` carrying the TLS error.
+fn is_tls_rejection(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(err) = source {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
+            ) && io.get_ref().is_some()
+            {
                 return true;
             }
         }

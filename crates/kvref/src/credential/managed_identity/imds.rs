@@ -67,16 +67,20 @@ impl Imds {
                 .send(),
         )
         .await;
+        let silent = || {
+            self.absent(&format!(
+                "it did not answer within {} ms",
+                timeout.as_millis()
+            ))
+        };
         match attempt {
             Ok(Ok(_response)) => Ok(()),
+            Ok(Err(e)) if e.is_timeout() => Err(silent()),
             Ok(Err(e)) => Err(self.absent(&format!(
                 "it could not be reached ({})",
                 crate::credential::retry::error_chain(&e)
             ))),
-            Err(_) => Err(self.absent(&format!(
-                "it did not answer within {} ms",
-                timeout.as_millis()
-            ))),
+            Err(_) => Err(silent()),
         }
     }
 

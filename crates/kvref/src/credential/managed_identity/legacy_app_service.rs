@@ -83,7 +83,10 @@ impl LegacyAppService {
         }
         let text = status_text(&reply);
         Err(match reply.status {
-            StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND => error(
+            StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND
+                if text.to_ascii_lowercase().contains("managed identity") =>
+            {
+                error(
                 CredentialErrorKind::IdentityNotFound,
                 format!("App Service could not load {} ({text})", ctx.describe()),
             )
@@ -93,7 +96,8 @@ impl LegacyAppService {
                     "assign the identity to the app (`az webapp identity assign --name <app> --resource-group <group> --identities <identity resource id>`), or correct the {}",
                     id.kind()
                 ),
-            }),
+            })
+            }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => error(
                 CredentialErrorKind::Refused,
                 format!("the legacy App Service identity endpoint refused the MSI_SECRET ({text})"),
