@@ -4,6 +4,8 @@
 //! (a scope such as `https://vault.azure.net/.default`, and optionally a tenant) into an
 //! [`AccessToken`]. Users can plug in their own implementation.
 
+#[cfg(feature = "azure_core")]
+mod azure_core_adapter;
 mod cache;
 mod chain;
 mod connection_string;
@@ -24,6 +26,8 @@ use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
+#[cfg(feature = "azure_core")]
+pub use azure_core_adapter::AzureCoreCredential;
 pub use cache::{REFRESH_BEFORE_EXPIRY, TokenCache};
 pub use chain::{DefaultCredential, DefaultCredentialOptions, TOKEN_CREDENTIALS_VARIABLE};
 pub use connection_string::{
