@@ -7,6 +7,7 @@
 #[cfg(feature = "azure_core")]
 mod azure_core_adapter;
 mod cache;
+mod certificate;
 mod chain;
 mod connection_string;
 mod developer;
