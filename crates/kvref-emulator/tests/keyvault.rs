@@ -686,3 +686,53 @@ async fn each_vault_is_throttled_on_its_own() {
     let (status, _, _) = kv_get(&emu, "othervault", &format!("/secrets?{API}"), None).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn error_bodies_are_byte_exact() {
+    let emu = start().await;
+    let raw = |name: &str| {
+        let dir = shared_fixtures_dir().unwrap_or_else(vendored_fixtures_dir);
+        std::fs::read_to_string(dir.join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let url = format!("{}/secrets/RetiredToken?{API}", emu.vault_url("myvault"));
+    let challenge = emu
+        .client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let recorded: Value = serde_json::from_str(&raw("keyvault-challenge-401.json")).unwrap();
+    assert_eq!(challenge, recorded["body"].to_string());
+    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let disabled = emu
+        .client()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(disabled, raw("keyvault-secret-disabled-403.json"));
+    let empty = emu
+        .client()
+        .get(format!(
+            "{}/secrets/none/versions?{API}",
+            emu.vault_url("myvault")
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(empty, raw("keyvault-list-versions-empty-200.json"));
+}
