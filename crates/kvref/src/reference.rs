@@ -147,7 +147,10 @@ impl Reference {
     /// The secret's URL without query: `https://myvault.vault.azure.net/secrets/Db[/version]`.
     pub fn secret_url(&self) -> String {
         match &self.version {
-            Some(v) => format!("https://{}/secrets/{}/{}", self.vault_host, self.secret_name, v),
+            Some(v) => format!(
+                "https://{}/secrets/{}/{}",
+                self.vault_host, self.secret_name, v
+            ),
             None => format!("https://{}/secrets/{}", self.vault_host, self.secret_name),
         }
     }
@@ -273,7 +276,11 @@ impl<'a> Parser<'a> {
             Some(c) => {
                 return Err(self.error(
                     open,
-                    format!("expected `(` after `@{}`, found {}", &self.value[after_at..open], describe(c)),
+                    format!(
+                        "expected `(` after `@{}`, found {}",
+                        &self.value[after_at..open],
+                        describe(c)
+                    ),
                 ));
             }
             None => {
@@ -284,7 +291,10 @@ impl<'a> Parser<'a> {
             }
         }
         let inner_start = open + 1;
-        let Some(close) = self.value[inner_start..end].find(')').map(|i| inner_start + i) else {
+        let Some(close) = self.value[inner_start..end]
+            .find(')')
+            .map(|i| inner_start + i)
+        else {
             return Err(self.error(end, "expected `)` to close the reference"));
         };
         if close + 1 != end {
@@ -298,7 +308,11 @@ impl<'a> Parser<'a> {
     }
 
     /// Splits `value[from..to]` into `name=value` pairs.
-    fn parameters(&self, from: usize, to: usize) -> Result<Vec<(Param, Span<'a>, Span<'a>)>, SyntaxError> {
+    fn parameters(
+        &self,
+        from: usize,
+        to: usize,
+    ) -> Result<Vec<(Param, Span<'a>, Span<'a>)>, SyntaxError> {
         let inner = &self.value[from..to];
         if inner.trim().is_empty() {
             return Err(self.error(
@@ -326,7 +340,10 @@ impl<'a> Parser<'a> {
                 let name = trimmed(segment, seg_at);
                 return Err(self.error(
                     name.at + name.text.len(),
-                    format!("expected `=` after parameter name {}", quote_name(name.text)),
+                    format!(
+                        "expected `=` after parameter name {}",
+                        quote_name(name.text)
+                    ),
                 ));
             };
             let name = trimmed(&segment[..eq], seg_at);
@@ -363,7 +380,12 @@ impl<'a> Parser<'a> {
         close: usize,
         default_suffix: &str,
     ) -> Result<Reference, SyntaxError> {
-        let get = |p: Param| params.iter().find(|(q, _, _)| *q == p).map(|(_, n, v)| (*n, *v));
+        let get = |p: Param| {
+            params
+                .iter()
+                .find(|(q, _, _)| *q == p)
+                .map(|(_, n, v)| (*n, *v))
+        };
         if let Some((_, uri)) = get(Param::SecretUri) {
             if let Some((other, name, _)) = params.iter().find(|(p, _, _)| *p != Param::SecretUri) {
                 return Err(self.error(
@@ -428,7 +450,12 @@ impl<'a> Parser<'a> {
         if host.is_empty() {
             return Err(self.error(offset(host_at), "expected the vault host after `https://`"));
         }
-        if host.starts_with('[') || host.split(':').next().is_some_and(|h| h.parse::<std::net::Ipv4Addr>().is_ok()) {
+        if host.starts_with('[')
+            || host
+                .split(':')
+                .next()
+                .is_some_and(|h| h.parse::<std::net::Ipv4Addr>().is_ok())
+        {
             return Err(self.error(
                 offset(host_at),
                 "an IP address is not allowed as a vault host: expected `{vault}.vault.azure.net` or another vault host",
@@ -453,7 +480,10 @@ impl<'a> Parser<'a> {
         {
             return Err(self.error(
                 offset(host_at + i),
-                format!("expected a host name (letters, digits, `-` and `.`), found {}", describe(c)),
+                format!(
+                    "expected a host name (letters, digits, `-` and `.`), found {}",
+                    describe(c)
+                ),
             ));
         }
         if host.ends_with('.') {
@@ -485,7 +515,10 @@ impl<'a> Parser<'a> {
             ));
         }
         let Some(after_slash) = path.strip_prefix('/') else {
-            return Err(self.error(offset(path_at), "expected `/secrets/{name}` after the vault host"));
+            return Err(self.error(
+                offset(path_at),
+                "expected `/secrets/{name}` after the vault host",
+            ));
         };
         let collection_end = after_slash.find('/').unwrap_or(after_slash.len());
         let collection = &after_slash[..collection_end];
@@ -497,7 +530,10 @@ impl<'a> Parser<'a> {
         }
         let name_at = path_at + 1 + collection_end + 1;
         if collection_end == after_slash.len() {
-            return Err(self.error(offset(name_at - 1), "expected `/` and a secret name after `/secrets`"));
+            return Err(self.error(
+                offset(name_at - 1),
+                "expected `/` and a secret name after `/secrets`",
+            ));
         }
         let rest = &text[name_at..];
         let name_end = rest.find('/').unwrap_or(rest.len());
@@ -556,7 +592,10 @@ impl<'a> Parser<'a> {
         {
             return Err(self.error(
                 name.at + i,
-                format!("secret names may contain only letters, digits and `-`, found {}", describe(c)),
+                format!(
+                    "secret names may contain only letters, digits and `-`, found {}",
+                    describe(c)
+                ),
             ));
         }
         if name.text.len() > MAX_SECRET_NAME {
@@ -579,7 +618,10 @@ impl<'a> Parser<'a> {
         {
             return Err(self.error(
                 version.at + i,
-                format!("expected a 32-digit hexadecimal secret version, found {}", describe(c)),
+                format!(
+                    "expected a 32-digit hexadecimal secret version, found {}",
+                    describe(c)
+                ),
             ));
         }
         if version.text.len() != VERSION_LEN {
@@ -603,7 +645,10 @@ fn check_vault_name(name: &str) -> Result<(), (usize, String)> {
     {
         return Err((
             i,
-            format!("vault names may contain only letters, digits and `-`, found {}", describe(c)),
+            format!(
+                "vault names may contain only letters, digits and `-`, found {}",
+                describe(c)
+            ),
         ));
     }
     if !(3..=24).contains(&name.len()) {
@@ -622,7 +667,10 @@ fn check_vault_name(name: &str) -> Result<(), (usize, String)> {
         return Err((i, "vault names may not contain consecutive hyphens".into()));
     }
     if name.ends_with('-') {
-        return Err((name.len() - 1, "vault names may not end with a hyphen".into()));
+        return Err((
+            name.len() - 1,
+            "vault names may not end with a hyphen".into(),
+        ));
     }
     Ok(())
 }
@@ -762,7 +810,9 @@ pub(crate) fn normalize_suffix(suffix: &str) -> Result<String, InvalidSuffix> {
         return Err(invalid("it has an empty label"));
     }
     if labels.len() < 2 {
-        return Err(invalid("it needs at least two labels, such as `.vault.example`"));
+        return Err(invalid(
+            "it needs at least two labels, such as `.vault.example`",
+        ));
     }
     Ok(format!(".{}", bare.to_ascii_lowercase()))
 }
@@ -790,7 +840,9 @@ mod tests {
 
     #[test]
     fn versions_are_kept_and_lower_cased() {
-        let r = parse("@KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/Db/EC96F02080254F109C51A1F14CDB1931/)");
+        let r = parse(
+            "@KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/Db/EC96F02080254F109C51A1F14CDB1931/)",
+        );
         assert_eq!(r.version(), Some("ec96f02080254f109c51a1f14cdb1931"));
         assert_eq!(
             r.to_string(),
@@ -800,7 +852,16 @@ mod tests {
 
     #[test]
     fn not_references() {
-        for value in ["", "   ", "plain", "@", "@other(x)", "x @KeyVault(VaultName=a)", "@KeyVaultish", "@Microsoft.KeyVault.Foo"] {
+        for value in [
+            "",
+            "   ",
+            "plain",
+            "@",
+            "@other(x)",
+            "x @KeyVault(VaultName=a)",
+            "@KeyVaultish",
+            "@Microsoft.KeyVault.Foo",
+        ] {
             assert_eq!(Reference::parse(value).unwrap(), None, "{value:?}");
         }
     }
@@ -808,7 +869,11 @@ mod tests {
     #[test]
     fn allow_list_label_rules() {
         let hosts = AllowedHosts::default();
-        for ok in ["myvault.vault.azure.net", "MyVault.Vault.Azure.Net", "a-b.vault.usgovcloudapi.net"] {
+        for ok in [
+            "myvault.vault.azure.net",
+            "MyVault.Vault.Azure.Net",
+            "a-b.vault.usgovcloudapi.net",
+        ] {
             assert!(hosts.is_allowed(ok), "{ok}");
         }
         for bad in [
@@ -832,9 +897,19 @@ mod tests {
     fn suffixes_are_validated() {
         assert!(AllowedHosts::default().with_suffix(".net").is_err());
         assert!(AllowedHosts::default().with_suffix("").is_err());
-        assert!(AllowedHosts::default().with_suffix("vault..example").is_err());
-        assert!(AllowedHosts::default().with_suffix("*.example.com").is_err());
-        let hosts = AllowedHosts::default().with_suffix("Vault.Example").unwrap();
+        assert!(
+            AllowedHosts::default()
+                .with_suffix("vault..example")
+                .is_err()
+        );
+        assert!(
+            AllowedHosts::default()
+                .with_suffix("*.example.com")
+                .is_err()
+        );
+        let hosts = AllowedHosts::default()
+            .with_suffix("Vault.Example")
+            .unwrap();
         assert!(hosts.suffixes().any(|s| s == ".vault.example"));
     }
 }

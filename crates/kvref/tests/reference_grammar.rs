@@ -14,7 +14,8 @@ fn parse(value: &str) -> Reference {
 
 #[test]
 fn every_accepted_form_parses_to_the_same_reference() {
-    let versionless = parse("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword)");
+    let versionless =
+        parse("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword)");
     assert_eq!(versionless.vault_host(), "myvault.vault.azure.net");
     assert_eq!(versionless.vault_name(), "myvault");
     assert_eq!(versionless.secret_name(), "DbPassword");
@@ -35,11 +36,18 @@ fn every_accepted_form_parses_to_the_same_reference() {
         assert_eq!(parse(form), versionless, "{form}");
     }
 
-    let pinned = parse(&format!("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword/{V})"));
+    let pinned = parse(&format!(
+        "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword/{V})"
+    ));
     assert_eq!(pinned.version(), Some(V));
     for form in [
-        format!("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword/{V}/)"),
-        format!("@KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword/{})", V.to_uppercase()),
+        format!(
+            "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword/{V}/)"
+        ),
+        format!(
+            "@KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword/{})",
+            V.to_uppercase()
+        ),
         format!("@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword;SecretVersion={V})"),
         format!("@KeyVault(SecretVersion = {V}; SecretName = DbPassword; VaultName = myvault)"),
     ] {
@@ -50,39 +58,75 @@ fn every_accepted_form_parses_to_the_same_reference() {
 
 #[test]
 fn display_is_canonical_and_reparses() {
-    let r = parse(&format!("@KeyVault( vaultname=MyVault ; secretname=Db-1 ; secretversion={} )", V.to_uppercase()));
+    let r = parse(&format!(
+        "@KeyVault( vaultname=MyVault ; secretname=Db-1 ; secretversion={} )",
+        V.to_uppercase()
+    ));
     assert_eq!(
         r.to_string(),
         format!("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/Db-1/{V})")
     );
     assert_eq!(parse(&r.to_string()), r);
-    assert_eq!(r.secret_url(), format!("https://myvault.vault.azure.net/secrets/Db-1/{V}"));
+    assert_eq!(
+        r.secret_url(),
+        format!("https://myvault.vault.azure.net/secrets/Db-1/{V}")
+    );
     assert_eq!(r.vault_url(), "https://myvault.vault.azure.net");
 }
 
 #[test]
 fn other_clouds_and_configured_default_suffix() {
     for (uri, host) in [
-        ("https://myvault.vault.azure.cn/secrets/Db", "myvault.vault.azure.cn"),
-        ("https://myvault.vault.usgovcloudapi.net/secrets/Db", "myvault.vault.usgovcloudapi.net"),
-        ("https://myvault.vault.example/secrets/Db", "myvault.vault.example"),
+        (
+            "https://myvault.vault.azure.cn/secrets/Db",
+            "myvault.vault.azure.cn",
+        ),
+        (
+            "https://myvault.vault.usgovcloudapi.net/secrets/Db",
+            "myvault.vault.usgovcloudapi.net",
+        ),
+        (
+            "https://myvault.vault.example/secrets/Db",
+            "myvault.vault.example",
+        ),
     ] {
-        assert_eq!(parse(&format!("@KeyVault(SecretUri={uri})")).vault_host(), host);
+        assert_eq!(
+            parse(&format!("@KeyVault(SecretUri={uri})")).vault_host(),
+            host
+        );
     }
-    let china = Reference::parse_with_default_suffix("@KeyVault(VaultName=myvault;SecretName=Db)", ".vault.azure.cn")
-        .unwrap()
-        .unwrap();
+    let china = Reference::parse_with_default_suffix(
+        "@KeyVault(VaultName=myvault;SecretName=Db)",
+        ".vault.azure.cn",
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(china.vault_host(), "myvault.vault.azure.cn");
 }
 
 #[test]
 fn names_at_the_limits() {
     let name127 = "a".repeat(127);
-    assert_eq!(parse(&format!("@KeyVault(VaultName=abc;SecretName={name127})")).secret_name(), name127);
-    assert_eq!(parse("@KeyVault(VaultName=abc;SecretName=-)").secret_name(), "-");
-    assert_eq!(parse("@KeyVault(VaultName=abc;SecretName=1)").secret_name(), "1");
-    assert_eq!(parse("@KeyVault(VaultName=abcdefghijklmnopqrstuvwx;SecretName=x)").vault_name(), "abcdefghijklmnopqrstuvwx");
-    assert_eq!(parse("@KeyVault(VaultName=a-b-c;SecretName=x)").vault_name(), "a-b-c");
+    assert_eq!(
+        parse(&format!("@KeyVault(VaultName=abc;SecretName={name127})")).secret_name(),
+        name127
+    );
+    assert_eq!(
+        parse("@KeyVault(VaultName=abc;SecretName=-)").secret_name(),
+        "-"
+    );
+    assert_eq!(
+        parse("@KeyVault(VaultName=abc;SecretName=1)").secret_name(),
+        "1"
+    );
+    assert_eq!(
+        parse("@KeyVault(VaultName=abcdefghijklmnopqrstuvwx;SecretName=x)").vault_name(),
+        "abcdefghijklmnopqrstuvwx"
+    );
+    assert_eq!(
+        parse("@KeyVault(VaultName=a-b-c;SecretName=x)").vault_name(),
+        "a-b-c"
+    );
 }
 
 #[test]
@@ -108,7 +152,10 @@ fn values_that_are_not_references_are_not_errors() {
 /// (value, column, message): every malformed value names where and what was expected.
 #[test]
 fn malformed_values_are_reported_with_position_and_expectation() {
-    let long_name = format!("@Microsoft.KeyVault(VaultName=myvault;SecretName={})", "a".repeat(128));
+    let long_name = format!(
+        "@Microsoft.KeyVault(VaultName=myvault;SecretName={})",
+        "a".repeat(128)
+    );
     let cases: Vec<(String, usize, &str)> = vec![
         ("@Microsoft.KeyVault".into(), 20, "expected `(` after `@Microsoft.KeyVault`"),
         ("@KeyVault".into(), 10, "expected `(` after `@KeyVault`"),
@@ -183,9 +230,14 @@ fn malformed_values_are_reported_with_position_and_expectation() {
     for (value, column, message) in &cases {
         match Reference::parse(value) {
             Err(e) if e.column() == *column && e.message() == *message => {
-                assert_eq!(e.to_string(), format!("invalid Key Vault reference at column {column}: {message}"));
+                assert_eq!(
+                    e.to_string(),
+                    format!("invalid Key Vault reference at column {column}: {message}")
+                );
             }
-            other => failures.push(format!("{value:?}: expected column {column} {message:?}, got {other:?}")),
+            other => failures.push(format!(
+                "{value:?}: expected column {column} {message:?}, got {other:?}"
+            )),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -193,7 +245,10 @@ fn malformed_values_are_reported_with_position_and_expectation() {
 
 #[test]
 fn messages_never_echo_user_info() {
-    let e = Reference::parse("@KeyVault(SecretUri=https://admin:hunter2@myvault.vault.azure.net/secrets/Db)").unwrap_err();
+    let e = Reference::parse(
+        "@KeyVault(SecretUri=https://admin:hunter2@myvault.vault.azure.net/secrets/Db)",
+    )
+    .unwrap_err();
     assert!(!e.to_string().contains("hunter2"), "{e}");
     assert!(!e.to_string().contains("admin"), "{e}");
 }

@@ -21,7 +21,11 @@ fn spaces() -> impl Strategy<Value = String> {
 }
 
 fn case_mix(text: &str, upper: bool) -> String {
-    if upper { text.to_uppercase() } else { text.to_lowercase() }
+    if upper {
+        text.to_uppercase()
+    } else {
+        text.to_lowercase()
+    }
 }
 
 /// A valid reference written in any of the accepted forms.
@@ -36,29 +40,41 @@ fn written_reference() -> impl Strategy<Value = String> {
         any::<bool>(),
         spaces(),
         spaces(),
-        prop::sample::select(vec![".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net"]),
+        prop::sample::select(vec![
+            ".vault.azure.net",
+            ".vault.azure.cn",
+            ".vault.usgovcloudapi.net",
+        ]),
     )
-        .prop_map(|(vault, name, version, short, uri_form, upper, slash, s1, s2, suffix)| {
-            let prefix = if short { "@KeyVault(" } else { "@Microsoft.KeyVault(" };
-            let body = if uri_form {
-                let version = version.map(|v| format!("/{v}")).unwrap_or_default();
-                let slash = if slash { "/" } else { "" };
-                format!(
-                    "{}{s1}={s2}https://{vault}{suffix}/secrets/{name}{version}{slash}",
-                    case_mix("SecretUri", upper)
-                )
-            } else {
-                let version = version
-                    .map(|v| format!("{s1};{s2}{}{s1}={s2}{v}", case_mix("SecretVersion", upper)))
-                    .unwrap_or_default();
-                format!(
-                    "{}{s1}={s2}{vault}{s1};{s2}{}={name}{version}",
-                    case_mix("VaultName", upper),
-                    case_mix("SecretName", !upper)
-                )
-            };
-            format!("{s1}{prefix}{s2}{body}{s1}){s2}")
-        })
+        .prop_map(
+            |(vault, name, version, short, uri_form, upper, slash, s1, s2, suffix)| {
+                let prefix = if short {
+                    "@KeyVault("
+                } else {
+                    "@Microsoft.KeyVault("
+                };
+                let body = if uri_form {
+                    let version = version.map(|v| format!("/{v}")).unwrap_or_default();
+                    let slash = if slash { "/" } else { "" };
+                    format!(
+                        "{}{s1}={s2}https://{vault}{suffix}/secrets/{name}{version}{slash}",
+                        case_mix("SecretUri", upper)
+                    )
+                } else {
+                    let version = version
+                        .map(|v| {
+                            format!("{s1};{s2}{}{s1}={s2}{v}", case_mix("SecretVersion", upper))
+                        })
+                        .unwrap_or_default();
+                    format!(
+                        "{}{s1}={s2}{vault}{s1};{s2}{}={name}{version}",
+                        case_mix("VaultName", upper),
+                        case_mix("SecretName", !upper)
+                    )
+                };
+                format!("{s1}{prefix}{s2}{body}{s1}){s2}")
+            },
+        )
 }
 
 proptest! {
