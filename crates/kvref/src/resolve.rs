@@ -704,6 +704,14 @@ fn service_failure(error: &VaultError, reference: &Reference) -> (ResolveStatus,
     let secret = reference.secret_name();
     let code = error.inner_code().or(error.code()).unwrap_or_default();
     match (error.http_status(), code) {
+        (Some(404), "VaultNotFound") => (
+            ResolveStatus::VaultNotFound,
+            format!(
+                "check the vault name `{vault}` in the reference (`az keyvault show --name {vault}`) and that {} \
+                 resolves from here",
+                reference.vault_host()
+            ),
+        ),
         (Some(404), _) | (_, "SecretNotFound") => match reference.version() {
             Some(version) => (
                 ResolveStatus::SecretVersionNotFound,

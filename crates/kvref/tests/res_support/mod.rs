@@ -119,3 +119,5 @@ impl ClosingListener {
         self.accepted.load(Ordering::SeqCst)
     }
 }
+
+pub mod emu;
