@@ -609,10 +609,11 @@ fn describe_failure(outcome: &mut Outcome, error: &VaultError, budget: Duration)
     };
     let vault = reference.vault_name();
     let host = reference.vault_host();
-    let message = error
-        .service_message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| error.to_string());
+    // Key Vault's own words say most about its refusals; for everything else, ours do.
+    let message = match (error.kind(), error.service_message()) {
+        (VaultErrorKind::Service | VaultErrorKind::Throttled, Some(service)) => service.to_owned(),
+        _ => error.to_string(),
+    };
     let code = error.inner_code().or(error.code()).map(str::to_owned);
     let (status, fix) = match error.kind() {
         VaultErrorKind::NotAllowed => (

@@ -303,9 +303,9 @@ impl SecretClient {
     ) -> Result<Secret, VaultError> {
         let span = tracing::info_span!(
             "kvref.vault.get",
-            vault = reference.vault_host(),
-            secret = reference.secret_name(),
-            version = reference.version().unwrap_or("latest"),
+            vault = %reference.vault_host(),
+            secret = %reference.secret_name(),
+            version = %reference.version().unwrap_or("latest"),
             status = field::Empty,
             attempt = field::Empty,
         );
