@@ -114,6 +114,7 @@ fn managed_identity(env: Env, client_id: Option<&str>) -> Arc<dyn TokenCredentia
             .expect("IDENTITY_HEADER")
             .to_owned(),
         client_id: client_id.map(str::to_owned),
+        http: reqwest::Client::new(),
     })
 }
 
@@ -127,6 +128,7 @@ mod standin {
         pub(super) endpoint: String,
         pub(super) header: String,
         pub(super) client_id: Option<String>,
+        pub(super) http: reqwest::Client,
     }
 
     impl std::fmt::Debug for AppService {
@@ -156,7 +158,8 @@ mod standin {
             if let Some(id) = &self.client_id {
                 query.push(("client_id", id.clone()));
             }
-            let response = reqwest::Client::new()
+            let response = self
+                .http
                 .get(&self.endpoint)
                 .query(&query)
                 .header("X-IDENTITY-HEADER", &self.header)
