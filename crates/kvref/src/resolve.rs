@@ -650,6 +650,13 @@ fn describe_failure(outcome: &mut Outcome, error: &VaultError, budget: Duration)
                  here (`nslookup {host}`); a vault behind a private endpoint needs the privatelink DNS zone"
             ),
         ),
+        VaultErrorKind::ConnectionFailed => (
+            ResolveStatus::OtherReasons,
+            format!(
+                "connections to {host} were opened but kept failing mid-request; check proxies, TLS-inspecting \
+                 firewalls and the network path to the vault"
+            ),
+        ),
         VaultErrorKind::InvalidResponse => (
             ResolveStatus::OtherReasons,
             format!("check that https://{host} is a Key Vault and not a proxy or captive portal"),
@@ -677,12 +684,16 @@ fn credential_failure(error: &VaultError, vault: &str) -> (ResolveStatus, String
                 )
             }),
         ),
+        // The identity asked for is not assigned to the app: for App Service that is
+        // "MSINotEnabled" too (system identity off, or the user-assigned one not attached).
         Some(CredentialErrorKind::IdentityNotFound) => (
-            ResolveStatus::UnauthorizedClient,
+            ResolveStatus::MSINotEnabled,
             own_fix.unwrap_or_else(|| {
-                "assign the user-assigned identity to the app (`az webapp identity assign --name <app> --resource-group <rg> \
-                 --identities <identity resource id>`) or correct AZURE_CLIENT_ID"
-                    .into()
+                format!(
+                    "enable the app's system-assigned identity (`az webapp identity assign --name <app> --resource-group <rg>`) \
+                     or attach the user-assigned one it names (`--identities <identity resource id>`; check AZURE_CLIENT_ID), \
+                     then grant it the Key Vault Secrets User role on {vault}"
+                )
             }),
         ),
         Some(CredentialErrorKind::Refused) => (
@@ -772,6 +783,14 @@ fn service_failure(error: &VaultError, reference: &Reference) -> (ResolveStatus,
             format!(
                 "the vault refused the identity's token; check that the identity belongs to the vault's tenant and that \
                  {vault} accepts tokens for its audience"
+            ),
+        ),
+        (Some(421), _) => (
+            ResolveStatus::OtherReasons,
+            format!(
+                "the request to {vault} was redirected to another host, whose answer was ignored; check that \
+                 {} is the vault's own address",
+                reference.vault_host()
             ),
         ),
         (Some(status), _) if status >= 500 => (

@@ -86,6 +86,8 @@ pub enum VaultErrorKind {
     TimedOut,
     /// No connection could be made to the vault (DNS or TCP/TLS failure), after retries.
     Unreachable,
+    /// Connections were made but kept failing mid-request (closed, reset), after retries.
+    ConnectionFailed,
     /// Key Vault answered 200 with something that is not a secret.
     InvalidResponse,
 }
@@ -454,9 +456,23 @@ impl SecretClient {
             }
             let outcome = tokio::time::timeout_at(deadline, async {
                 let response = request.send().await?;
-                let status = response.status();
+                // Redirects are followed by the shared client (which drops the token on a host
+                // change), but an answer from anywhere but the vault itself is not the vault's.
+                let redirected = !response
+                    .url()
+                    .host_str()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(url.host_str().unwrap_or_default()));
+                let status = if redirected {
+                    StatusCode::MISDIRECTED_REQUEST
+                } else {
+                    response.status()
+                };
                 let headers = response.headers().clone();
-                let body = Zeroizing::new(response.bytes().await?.to_vec());
+                let body = if redirected {
+                    Zeroizing::new(Vec::new())
+                } else {
+                    Zeroizing::new(response.bytes().await?.to_vec())
+                };
                 Ok::<_, reqwest::Error>(Answer {
                     status,
                     headers,
@@ -505,36 +521,7 @@ impl SecretClient {
     fn finish(&self, reference: &Reference, answer: Answer) -> Result<Secret, VaultError> {
         let status = answer.status;
         if status.is_success() {
-            let bundle: SecretBundle = serde_json::from_slice(&answer.body).map_err(|e| {
-                // serde's message could quote the body: keep only where it went wrong.
-                VaultError::new(
-                    VaultErrorKind::InvalidResponse,
-                    format!(
-                        "Key Vault's answer is not a secret (invalid JSON at line {} column {})",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
-            let value = bundle.value.ok_or_else(|| {
-                VaultError::new(
-                    VaultErrorKind::InvalidResponse,
-                    "Key Vault's answer has no `value`",
-                )
-            })?;
-            let id = bundle.id.unwrap_or_else(|| reference.secret_url());
-            let version = id
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .filter(|v| v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit()))
-                .map(str::to_ascii_lowercase);
-            return Ok(Secret {
-                value,
-                id,
-                version,
-                content_type: bundle.content_type,
-            });
+            return parse_secret(&answer.body, reference);
         }
         let service = ServiceError::parse(&answer.body);
         let kind = match status.as_u16() {
@@ -556,6 +543,40 @@ impl SecretClient {
             }),
         })
     }
+}
+
+/// Reads a 200 answer's `SecretBundle`; the version comes from the versioned `id`.
+fn parse_secret(body: &[u8], reference: &Reference) -> Result<Secret, VaultError> {
+    let bundle: SecretBundle = serde_json::from_slice(body).map_err(|e| {
+        // serde's message could quote the body: keep only where it went wrong.
+        VaultError::new(
+            VaultErrorKind::InvalidResponse,
+            format!(
+                "Key Vault's answer is not a secret (invalid JSON at line {} column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let value = bundle.value.ok_or_else(|| {
+        VaultError::new(
+            VaultErrorKind::InvalidResponse,
+            "Key Vault's answer has no `value`",
+        )
+    })?;
+    let id = bundle.id.unwrap_or_else(|| reference.secret_url());
+    let version = id
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|v| v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase);
+    Ok(Secret {
+        value,
+        id,
+        version,
+        content_type: bundle.content_type,
+    })
 }
 
 /// The verified challenge of a 401 answer.
@@ -589,10 +610,15 @@ fn transport_error(e: &reqwest::Error, budget_exhausted: bool) -> VaultError {
             VaultErrorKind::TimedOut,
             format!("Key Vault did not answer in time: {detail}"),
         )
-    } else {
+    } else if e.is_connect() {
         VaultError::new(
             VaultErrorKind::Unreachable,
             format!("cannot reach the vault: {detail}"),
+        )
+    } else {
+        VaultError::new(
+            VaultErrorKind::ConnectionFailed,
+            format!("the connection to the vault kept failing: {detail}"),
         )
     }
 }
@@ -615,4 +641,46 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// A budget-exhausted error, for callers that bound a fetch from outside.
 pub(crate) fn timed_out(message: &str) -> VaultError {
     VaultError::new(VaultErrorKind::TimedOut, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn reference() -> Reference {
+        Reference::parse("@KeyVault(VaultName=keyvaultname;SecretName=x)")
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn parses_recorded_secret_bundles() {
+        // keyvault-get-secret-200.json and keyvault-get-secret-2025-07-01.json
+        let s = parse_secret(br#"{"value":"SECRET_VALUE","id":"https://keyvault_name.vault.azure.net/secrets/CRUDSecretName-cangetasecret-/41cce6796d81438f9dad0d96bf85d50d","attributes":{"enabled":true,"created":1668124872,"updated":1668124872,"recoveryLevel":"CustomizedRecoverable+Purgeable","recoverableDays":7}}"#, &reference()).unwrap();
+        assert_eq!(s.value().expose_secret(), "SECRET_VALUE");
+        assert_eq!(s.version(), Some("41cce6796d81438f9dad0d96bf85d50d"));
+        assert!(!format!("{s:?}").contains("SECRET_VALUE"));
+        let s = parse_secret(br#"{"value":"secret_value","id":"https://t74470a1f9658b2b5.vault.azure.net/secrets/perf-perf-Nr2/d12c341818474828855cb7df698afdb6","attributes":{"enabled":true}}"#, &reference()).unwrap();
+        assert_eq!(s.version(), Some("d12c341818474828855cb7df698afdb6"));
+        // Certificate-backed (Verbatim 4): content type kept.
+        let s = parse_secret(br#"{"value":"YmFzZTY0","contentType":"application/x-pkcs12","id":"https://k.vault.azure.net/secrets/c/08be22f5f85a42809d2df03cef6908c4","managed":true,"kid":"https://k.vault.azure.net/keys/c/08be22f5f85a42809d2df03cef6908c4"}"#, &reference()).unwrap();
+        assert_eq!(s.content_type(), Some("application/x-pkcs12"));
+    }
+
+    #[test]
+    fn refuses_answers_that_are_not_secrets_without_quoting_them() {
+        for body in [
+            &br#"{"id":"x"}"#[..],
+            b"<html>sign in</html>",
+            br#"{"value": 42}"#,
+        ] {
+            let e = parse_secret(body, &reference()).unwrap_err();
+            assert_eq!(e.kind(), VaultErrorKind::InvalidResponse);
+            assert!(
+                !e.to_string().contains("sign in") && !e.to_string().contains("42"),
+                "{e}"
+            );
+        }
+    }
 }
