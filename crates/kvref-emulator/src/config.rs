@@ -170,6 +170,7 @@ pub(crate) struct RoleAssignment {
 /// The configuration is not valid TOML, has an unknown field, or contradicts itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    file: Option<String>,
     line: Option<usize>,
     message: String,
 }
@@ -177,6 +178,7 @@ pub struct ConfigError {
 impl ConfigError {
     fn at(source: &str, offset: usize, message: impl Into<String>) -> Self {
         Self {
+            file: None,
             line: Some(line_of(source, offset)),
             message: message.into(),
         }
@@ -187,7 +189,12 @@ impl ConfigError {
         self.line
     }
 
-    /// What is wrong, without the line prefix.
+    /// The configuration file, when the configuration was read from one.
+    pub fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+
+    /// What is wrong, without the file and line prefix.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -195,9 +202,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "line {line}: {}", self.message),
-            None => f.write_str(&self.message),
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}, line {line}: {}", self.message),
+            (Some(file), None) => write!(f, "{file}: {}", self.message),
+            (None, Some(line)) => write!(f, "line {line}: {}", self.message),
+            (None, None) => f.write_str(&self.message),
         }
     }
 }
@@ -342,6 +351,7 @@ impl EmulatorConfig {
         let raw: RawConfig = toml::from_str(source).map_err(|e| {
             let line = e.span().map(|span| line_of(source, span.start));
             ConfigError {
+                file: None,
                 line,
                 message: e.message().trim().to_owned(),
             }
@@ -352,17 +362,13 @@ impl EmulatorConfig {
     /// Reads and parses a configuration file. Errors name the file and the line.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
+        let file = Some(path.display().to_string());
         let source = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
             line: None,
-            message: format!("cannot read {}: {e}", path.display()),
+            message: format!("cannot read the file: {e}"),
         })?;
-        Self::from_toml_str(&source).map_err(|e| ConfigError {
-            line: e.line,
-            message: match e.line {
-                Some(_) => format!("{}: {}", path.display(), e.message),
-                None => format!("{}: {}", path.display(), e.message),
-            },
-        })
+        Self::from_toml_str(&source).map_err(|e| ConfigError { file, ..e })
     }
 
     /// The sample configuration from the repository (`examples/emulator.toml`): a tenant, a

@@ -203,13 +203,14 @@ impl Version {
     /// The `SecretBundle` (with `value`) or a `SecretItem` (without).
     pub(crate) fn bundle(&self, id: String, with_value: bool) -> Value {
         let mut body = Map::new();
+        // Key order as the service sends it: value, contentType, id, attributes, tags.
         if with_value {
             body.insert("value".into(), json!(self.value));
         }
-        body.insert("id".into(), json!(id));
         if let Some(ct) = &self.content_type {
             body.insert("contentType".into(), json!(ct));
         }
+        body.insert("id".into(), json!(id));
         body.insert("attributes".into(), self.attributes());
         if let Some(tags) = &self.tags {
             body.insert("tags".into(), json!(tags));

@@ -1,0 +1,182 @@
+//! Everything kvref logs at TRACE level while getting tokens from every source, retrying,
+//! failing and refreshing is captured, and must contain no token and no identity secret.
+
+#[path = "common/cred_emulator.rs"]
+mod cred_emulator;
+#[path = "common/cred_support.rs"]
+mod cred_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cred_emulator::*;
+use cred_support::Captured;
+use kvref::Env;
+use kvref::credential::{
+    DefaultCredential, DefaultCredentialOptions, EnvironmentCredential, ManagedIdentityCredential,
+    ManagedIdentityOptions, RetryOptions, TokenCache, TokenCredential, TokenRequest,
+    UserAssignedId, WorkloadIdentityCredential,
+};
+use kvref_emulator::{Endpoint, Fault};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+#[tokio::test(start_paused = true)]
+async fn no_token_or_identity_secret_reaches_the_logs() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("trace,kvref_emulator=off"))
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_span_events(FmtSpan::FULL)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = start_with_lifetime(Identities::ALL, 600).await;
+    let transport = transport(&emu);
+    let request = TokenRequest::new(SCOPE);
+    let mut tokens: Vec<String> = Vec::new();
+    let mut secrets: Vec<String> = vec![SP_SECRET.into(), SP_FEDERATED_TOKEN.into()];
+
+    let mi = |env: Env, id: Option<UserAssignedId>| {
+        let mut options = ManagedIdentityOptions::new(env, transport.clone());
+        options.user_assigned = id;
+        ManagedIdentityCredential::new(options).unwrap()
+    };
+
+    // Every managed identity source, system-assigned.
+    for source in [
+        "app_service",
+        "legacy_app_service",
+        "imds",
+        "arc",
+        "cloud_shell",
+        "service_fabric",
+    ] {
+        let env = env(&emu, source);
+        for name in ["IDENTITY_HEADER", "MSI_SECRET"] {
+            if let Some(value) = env.get(name) {
+                secrets.push(value.to_owned());
+            }
+        }
+        let token = mi(env, None).get_token(&request).await.unwrap();
+        tokens.push(token.secret().to_owned());
+    }
+    // A user-assigned identity, after a throttled first attempt.
+    emu.add_fault(Fault {
+        endpoint: Endpoint::Imds,
+        status: Some(429),
+        times: Some(1),
+        ..Fault::default()
+    })
+    .await;
+    let token = mi(
+        env(&emu, "imds"),
+        Some(UserAssignedId::ClientId(UAMI_CLIENT_ID.into())),
+    )
+    .get_token(&request)
+    .await
+    .unwrap();
+    tokens.push(token.secret().to_owned());
+    // Failures: a wrong header, a response that is not a token but carries one.
+    let mut wrong = env(&emu, "app_service");
+    wrong.set("IDENTITY_HEADER", "wrong-identity-header-7731");
+    secrets.push("wrong-identity-header-7731".into());
+    mi(wrong, None).get_token(&request).await.unwrap_err();
+    emu.add_fault(Fault {
+        endpoint: Endpoint::AppService,
+        status: Some(200),
+        body: Some(serde_json::json!({"access_token": "fault-token-5521", "expires_on": "never"})),
+        times: Some(1),
+        ..Fault::default()
+    })
+    .await;
+    secrets.push("fault-token-5521".into());
+    mi(env(&emu, "app_service"), None)
+        .get_token(&request)
+        .await
+        .unwrap_err();
+
+    // Entra: workload identity and a client secret.
+    let token = WorkloadIdentityCredential::new(&env(&emu, "workload_identity"), transport.clone())
+        .unwrap()
+        .get_token(&request)
+        .await
+        .unwrap();
+    tokens.push(token.secret().to_owned());
+    let host = env(&emu, "workload_identity")
+        .get("AZURE_AUTHORITY_HOST")
+        .unwrap()
+        .to_owned();
+    let secret_env = Env::from_pairs([
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", SP_CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", SP_SECRET),
+        ("AZURE_AUTHORITY_HOST", host.as_str()),
+    ]);
+    let token = EnvironmentCredential::new(&secret_env, transport.clone())
+        .unwrap()
+        .get_token(&request)
+        .await
+        .unwrap();
+    tokens.push(token.secret().to_owned());
+
+    // The chain with its IMDS probe, behind a cache that refreshes and then fails to refresh.
+    let mut prod = env(&emu, "imds");
+    prod.set("AZURE_TOKEN_CREDENTIALS", "prod");
+    let chain = DefaultCredential::new(
+        DefaultCredentialOptions::new(prod, transport.clone())
+            .with_imds_retry(RetryOptions::none()),
+    )
+    .unwrap();
+    let cache = TokenCache::new(Arc::new(chain));
+    tokens.push(cache.get_token(&request).await.unwrap().secret().to_owned());
+    tokio::time::advance(Duration::from_secs(301)).await;
+    tokens.push(cache.get_token(&request).await.unwrap().secret().to_owned());
+    emu.add_fault(Fault {
+        endpoint: Endpoint::Imds,
+        status: Some(503),
+        times: None,
+        ..Fault::default()
+    })
+    .await;
+    tokio::time::advance(Duration::from_secs(301)).await;
+    tokens.push(cache.get_token(&request).await.unwrap().secret().to_owned());
+
+    drop(_guard);
+    let log = captured.text();
+    // The capture works: spans with their fields, retries, the failures and the kept token.
+    for expected in [
+        "token_request",
+        "app_service",
+        "service_fabric",
+        "workload_identity",
+        "client_id",
+        "status",
+        "elapsed_ms",
+        "retrying",
+        "refused",
+        "keeping the current token",
+    ] {
+        assert!(
+            log.contains(expected),
+            "'{expected}' missing from the capture:\n{log}"
+        );
+    }
+    assert!(tokens.len() >= 12);
+    for token in &tokens {
+        assert!(token.len() > 40, "{token}");
+        assert!(!log.contains(token.as_str()), "a token reached the logs");
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(
+            !log.contains(signature),
+            "a token signature reached the logs"
+        );
+    }
+    for secret in &secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret reached the logs: {secret}"
+        );
+    }
+}
