@@ -74,10 +74,15 @@ async fn run() {
     );
 
     // Warm the identity endpoint and the process (first TLS use, allocator) outside the timings.
-    let warm = emu::resolver(&emu, emu::credential(&emu)).build().expect("resolver");
+    let warm = emu::resolver(&emu, emu::credential(&emu))
+        .build()
+        .expect("resolver");
     assert!(warm.resolve(settings[..4].to_vec()).await.is_success());
 
-    println!("{:>11} {:>10} {:>10} {:>8}", "concurrency", "measured", "ideal", "ratio");
+    println!(
+        "{:>11} {:>10} {:>10} {:>8}",
+        "concurrency", "measured", "ideal", "ratio"
+    );
     let mut at_default = None;
     for concurrency in SWEEP {
         let mut runs = Vec::new();
@@ -90,7 +95,11 @@ async fn run() {
             let started = Instant::now();
             let resolution = resolver.resolve(settings.clone()).await;
             runs.push(started.elapsed());
-            assert!(resolution.is_success(), "{:?}", resolution.failures().next());
+            assert!(
+                resolution.is_success(),
+                "{:?}",
+                resolution.failures().next()
+            );
         }
         runs.sort();
         let best = runs[0];

@@ -31,7 +31,7 @@ use futures_util::stream::{self, StreamExt};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-use crate::credential::{CredentialErrorKind, TokenCredential};
+use crate::credential::{CredentialErrorKind, TokenCache, TokenCredential};
 use crate::error::{Error, Failure};
 use crate::reference::{
     AllowedHosts, PUBLIC_CLOUD_SUFFIX, Reference, SecretKey, SyntaxError, normalize_suffix,
@@ -448,7 +448,7 @@ impl ResolverBuilder {
 
 /// The one place where the credential gets its token cache.
 fn cached(credential: Arc<dyn TokenCredential>) -> Arc<dyn TokenCredential> {
-    credential
+    Arc::new(TokenCache::new(credential))
 }
 
 impl Outcome {

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvref::Env;
-use kvref::credential::TokenCredential;
+use kvref::credential::{
+    ManagedIdentityCredential, ManagedIdentityOptions, TokenCredential, UserAssignedId,
+};
 use kvref::resolve::{Resolver, ResolverBuilder};
 use kvref::transport::HttpTransport;
 use kvref::vault::RetryPolicy;
@@ -101,83 +103,12 @@ window_secs = 10
     toml
 }
 
-/// The app's managed identity credential.
-// Stand-in until the credential module lands: App Service's 2019-08-01 protocol, nothing more.
+/// The app's managed identity credential (App Service in the emulator).
 fn managed_identity(env: Env, client_id: Option<&str>) -> Arc<dyn TokenCredential> {
-    Arc::new(standin::AppService {
-        endpoint: env
-            .get("IDENTITY_ENDPOINT")
-            .expect("IDENTITY_ENDPOINT")
-            .to_owned(),
-        header: env
-            .get("IDENTITY_HEADER")
-            .expect("IDENTITY_HEADER")
-            .to_owned(),
-        client_id: client_id.map(str::to_owned),
-        http: reqwest::Client::new(),
-    })
-}
-
-mod standin {
-    use async_trait::async_trait;
-    use kvref::credential::{
-        AccessToken, CredentialError, CredentialErrorKind, TokenCredential, TokenRequest,
-    };
-
-    pub(super) struct AppService {
-        pub(super) endpoint: String,
-        pub(super) header: String,
-        pub(super) client_id: Option<String>,
-        pub(super) http: reqwest::Client,
+    let transport = HttpTransport::builder().build().expect("transport");
+    let mut options = ManagedIdentityOptions::new(env, transport);
+    if let Some(id) = client_id {
+        options = options.with_user_assigned(UserAssignedId::ClientId(id.to_owned()));
     }
-
-    impl std::fmt::Debug for AppService {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("AppService")
-        }
-    }
-
-    #[async_trait]
-    impl TokenCredential for AppService {
-        fn name(&self) -> &str {
-            "ManagedIdentityCredential"
-        }
-
-        async fn get_token(&self, request: &TokenRequest) -> Result<AccessToken, CredentialError> {
-            let fail = |m: String| {
-                CredentialError::new(
-                    CredentialErrorKind::Unreachable,
-                    "ManagedIdentityCredential",
-                    m,
-                )
-            };
-            let mut query = vec![
-                ("resource", request.resource().to_owned()),
-                ("api-version", "2019-08-01".to_owned()),
-            ];
-            if let Some(id) = &self.client_id {
-                query.push(("client_id", id.clone()));
-            }
-            let response = self
-                .http
-                .get(&self.endpoint)
-                .query(&query)
-                .header("X-IDENTITY-HEADER", &self.header)
-                .send()
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            let body: serde_json::Value = response.json().await.map_err(|e| fail(e.to_string()))?;
-            let token = body["access_token"]
-                .as_str()
-                .ok_or_else(|| fail("no token".into()))?;
-            let expires_on: i64 = body["expires_on"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| fail("no expires_on".into()))?;
-            Ok(AccessToken::new(
-                token,
-                jiff::Timestamp::from_second(expires_on).map_err(|e| fail(e.to_string()))?,
-            ))
-        }
-    }
+    Arc::new(ManagedIdentityCredential::new(options).expect("managed identity credential"))
 }
