@@ -81,9 +81,7 @@ impl TokenRequest {
     /// assert_eq!(request.resource(), "https://vault.azure.net");
     /// ```
     pub fn resource(&self) -> &str {
-        self.scope
-            .strip_suffix("/.default")
-            .unwrap_or(&self.scope)
+        self.scope.strip_suffix("/.default").unwrap_or(&self.scope)
     }
 }
 
