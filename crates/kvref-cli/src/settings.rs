@@ -187,13 +187,23 @@ fn line_column(text: &str, offset: usize) -> String {
 
 /// Calls `leaf(dotted key, value)` for every string leaf under `node`.
 pub(crate) fn flatten(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &str)) {
+    flatten_all(node, prefix, &mut |key, value| {
+        if let Value::String(s) = value {
+            leaf(key, s);
+        }
+    });
+}
+
+/// Calls `leaf(dotted key, value)` for every leaf under `node` (strings, numbers, booleans,
+/// nulls; not empty tables or arrays).
+pub(crate) fn flatten_all(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &Value)) {
     let mut descend = |prefix: &mut String, segment: &str, child: &Value| {
         let len = prefix.len();
         if !prefix.is_empty() {
             prefix.push('.');
         }
         prefix.push_str(segment);
-        flatten(child, prefix, leaf);
+        flatten_all(child, prefix, leaf);
         prefix.truncate(len);
     };
     match node {
@@ -207,8 +217,7 @@ pub(crate) fn flatten(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&s
                 descend(prefix, &i.to_string(), v);
             }
         }
-        Value::String(s) => leaf(prefix, s),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        leaf_value => leaf(prefix, leaf_value),
     }
 }
 

@@ -101,13 +101,13 @@ impl fmt::Debug for LocalEmulator {
 pub enum LocalError {
     /// The URL is not a loopback `http://` URL.
     #[error(
-        "{var}={url} is refused: {reason}. Local emulator mode only talks to a kvref emulator on \
+        "{origin} is refused: {reason}. Local emulator mode only talks to a kvref emulator on \
          this machine: set it to the `http` address the emulator prints, e.g. http://127.0.0.1:8080, \
          or unset it to use Azure"
     )]
     Refused {
-        /// Where the URL came from (`KVREF_EMULATOR` or `--emulator`).
-        var: String,
+        /// The URL and where it came from, e.g. `KVREF_EMULATOR=http://10.0.0.5:8080`.
+        origin: String,
         /// The URL as given (without any user name or password).
         url: String,
         /// What is wrong with it.
@@ -166,18 +166,23 @@ impl LocalEmulator {
     /// unset (or empty).
     pub async fn from_env(env: &Env) -> Result<Option<LocalEmulator>, LocalError> {
         match env.get(EMULATOR_VAR) {
-            Some(url) => Self::connect_named(url, EMULATOR_VAR).await.map(Some),
+            Some(url) => Self::connect_named(url, |shown| format!("{EMULATOR_VAR}={shown}"))
+                .await
+                .map(Some),
             None => Ok(None),
         }
     }
 
     /// Connects to the emulator at `url` (a loopback `http://` URL) and reads its info.
     pub async fn connect(url: &str) -> Result<LocalEmulator, LocalError> {
-        Self::connect_named(url, "emulator URL").await
+        Self::connect_named(url, |shown| format!("the emulator URL {shown}")).await
     }
 
-    async fn connect_named(url: &str, var: &str) -> Result<LocalEmulator, LocalError> {
-        let base = validate_url(url, var)?;
+    async fn connect_named(
+        url: &str,
+        origin: impl Fn(&str) -> String,
+    ) -> Result<LocalEmulator, LocalError> {
+        let base = validate_url(url, origin)?;
         let info = fetch_info(&base).await?;
         let local = Self::from_info(&base, &info)?;
         tracing::warn!(
@@ -309,10 +314,10 @@ pub fn names_identity_source(env: &Env) -> bool {
 }
 
 /// Checks that `url` is a loopback `http://` URL and returns it without a trailing slash.
-fn validate_url(url: &str, var: &str) -> Result<String, LocalError> {
+fn validate_url(url: &str, origin: impl Fn(&str) -> String) -> Result<String, LocalError> {
     let trimmed = url.trim();
     let refused = |shown: &str, reason: &str| LocalError::Refused {
-        var: var.to_owned(),
+        origin: origin(shown),
         url: shown.to_owned(),
         reason: reason.to_owned(),
     };
@@ -436,7 +441,7 @@ mod tests {
             (" http://127.0.0.1:80 ", "http://127.0.0.1"),
         ] {
             assert_eq!(
-                validate_url(url, EMULATOR_VAR).unwrap(),
+                validate_url(url, |u| format!("KVREF_EMULATOR={u}")).unwrap(),
                 normalised,
                 "{url}"
             );
@@ -459,7 +464,7 @@ mod tests {
             ("127.0.0.1:8080", ""),
             ("not a url", ""),
         ] {
-            let error = validate_url(url, EMULATOR_VAR).unwrap_err();
+            let error = validate_url(url, |u| format!("KVREF_EMULATOR={u}")).unwrap_err();
             assert!(error.is_refused());
             let text = error.to_string();
             assert!(text.contains(reason), "{url}: {text}");
