@@ -4,11 +4,39 @@
 //! (a scope such as `https://vault.azure.net/.default`, and optionally a tenant) into an
 //! [`AccessToken`]. Users can plug in their own implementation.
 
+mod cache;
+mod chain;
+mod connection_string;
+mod developer;
+mod entra;
+mod environment;
+mod managed_identity;
+mod retry;
+mod token_response;
+mod user_assigned;
+mod workload_identity;
+
 use std::fmt;
+use std::future::Future;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
+
+pub use cache::{REFRESH_BEFORE_EXPIRY, TokenCache};
+pub use chain::{DefaultCredential, DefaultCredentialOptions, TOKEN_CREDENTIALS_VARIABLE};
+pub use connection_string::{
+    CONNECTION_STRING_VARIABLE, ConnectionStringError, ServicesAuthConnectionString,
+};
+pub use developer::{AzureCliCredential, AzureDeveloperCliCredential, DEFAULT_TOOL_TIMEOUT};
+pub use environment::EnvironmentCredential;
+pub use managed_identity::{
+    ManagedIdentityCredential, ManagedIdentityOptions, ManagedIdentitySource,
+};
+pub use retry::RetryOptions;
+pub use user_assigned::{IdentitySelection, UserAssignedId};
+pub use workload_identity::WorkloadIdentityCredential;
 
 /// Something that can obtain access tokens. Object safe: kvref holds `Arc<dyn TokenCredential>`.
 ///
@@ -156,6 +184,21 @@ pub enum CredentialErrorKind {
     InvalidConfiguration,
 }
 
+impl CredentialErrorKind {
+    /// A short name for logs: `unavailable`, `identity_not_found`, `refused`, `unreachable`,
+    /// `invalid_response`, `invalid_configuration`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::IdentityNotFound => "identity_not_found",
+            Self::Refused => "refused",
+            Self::Unreachable => "unreachable",
+            Self::InvalidResponse => "invalid_response",
+            Self::InvalidConfiguration => "invalid_configuration",
+        }
+    }
+}
+
 /// An error from a credential: which one, what happened, and how to fix it. Never holds a token.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("{credential}: {message}")]
@@ -214,4 +257,45 @@ impl CredentialError {
             CredentialErrorKind::Unavailable | CredentialErrorKind::IdentityNotFound
         )
     }
+}
+
+/// Runs one token request inside a `token_request` span that records the credential, the source,
+/// the identity kind (`system`, `client_id`, `object_id`, `resource_id`), the outcome and the
+/// elapsed time. Neither the token nor any header is recorded.
+pub(crate) async fn traced<F>(
+    credential: &str,
+    source: &str,
+    identity: &str,
+    request: F,
+) -> Result<AccessToken, CredentialError>
+where
+    F: Future<Output = Result<AccessToken, CredentialError>>,
+{
+    let span = tracing::debug_span!(
+        "token_request",
+        credential,
+        source,
+        identity,
+        status = tracing::field::Empty,
+        elapsed_ms = tracing::field::Empty,
+    );
+    let started = tokio::time::Instant::now();
+    let result = request.instrument(span.clone()).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let status = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.kind().as_str(),
+    };
+    span.record("status", status);
+    span.record("elapsed_ms", elapsed_ms);
+    span.in_scope(|| match &result {
+        Ok(token) => tracing::debug!(
+            status,
+            elapsed_ms,
+            expires_on = %token.expires_on(),
+            "token request succeeded"
+        ),
+        Err(error) => tracing::debug!(status, elapsed_ms, error = %error, "token request failed"),
+    });
+    result
 }

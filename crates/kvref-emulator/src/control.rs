@@ -1,0 +1,225 @@
+//! The control API under `/_emulator/` on the HTTP listener: seed secrets, inject faults, read the journal.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use http::{Method, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::is_valid_secret_name;
+use crate::fault::Fault;
+use crate::http::{Req, empty, json};
+use crate::state::{Shared, lock};
+use crate::store::{NewVersion, now_secs};
+
+/// Why a control operation failed: the status to answer and a message without any secret value.
+pub(crate) struct ControlError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+}
+
+impl ControlError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Adds a version of a secret; answers its full versioned id.
+pub(crate) fn add_version(
+    shared: &Shared,
+    vault: &str,
+    name: &str,
+    value: String,
+    new: NewVersion,
+) -> Result<String, ControlError> {
+    if !is_valid_secret_name(name) {
+        return Err(ControlError::new(
+            StatusCode::BAD_REQUEST,
+            format!("secret name {name:?} is not valid: 1-127 letters, digits and dashes"),
+        ));
+    }
+    let mut vaults = lock(&shared.vaults);
+    let Some(vault_state) = vaults.get_mut(&vault.to_ascii_lowercase()) else {
+        return Err(ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!("no vault named {vault:?} in this emulator"),
+        ));
+    };
+    let version = vault_state.add_version(name, value, new);
+    let secret_name = vault_state
+        .secret(name)
+        .map_or_else(|| name.to_owned(), |s| s.name.clone());
+    Ok(format!(
+        "{}/secrets/{secret_name}/{version}",
+        vault_state.base_url()
+    ))
+}
+
+/// Changes a version's attributes; answers its full versioned id.
+pub(crate) fn update_version(
+    shared: &Shared,
+    vault: &str,
+    name: &str,
+    version: &str,
+    patch: VersionPatch,
+) -> Result<String, ControlError> {
+    let mut vaults = lock(&shared.vaults);
+    let Some(vault_state) = vaults.get_mut(&vault.to_ascii_lowercase()) else {
+        return Err(ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!("no vault named {vault:?} in this emulator"),
+        ));
+    };
+    let base = vault_state.base_url();
+    let Some(secret) = vault_state.secret_mut(name) else {
+        return Err(ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!("no secret named {name:?} in vault {vault:?}"),
+        ));
+    };
+    let secret_name = secret.name.clone();
+    let Some(target) = secret.version_mut(version) else {
+        return Err(ControlError::new(
+            StatusCode::NOT_FOUND,
+            format!("no version {version:?} of secret {name:?} in vault {vault:?}"),
+        ));
+    };
+    if let Some(enabled) = patch.enabled {
+        target.enabled = enabled;
+    }
+    if let Some(ct) = patch.content_type {
+        target.content_type = Some(ct);
+    }
+    if let Some(tags) = patch.tags {
+        target.tags = Some(tags);
+    }
+    if patch.nbf.is_some() {
+        target.nbf = patch.nbf;
+    }
+    if patch.exp.is_some() {
+        target.exp = patch.exp;
+    }
+    target.updated = now_secs();
+    Ok(format!("{base}/secrets/{secret_name}/{}", target.id))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSecretBody {
+    value: String,
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default, alias = "contentType")]
+    content_type: Option<String>,
+    #[serde(default)]
+    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    nbf: Option<i64>,
+    #[serde(default)]
+    exp: Option<i64>,
+}
+
+/// Attribute changes for one version.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VersionPatch {
+    #[serde(default)]
+    pub(crate) enabled: Option<bool>,
+    #[serde(default, alias = "contentType")]
+    pub(crate) content_type: Option<String>,
+    #[serde(default)]
+    pub(crate) tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub(crate) nbf: Option<i64>,
+    #[serde(default)]
+    pub(crate) exp: Option<i64>,
+}
+
+fn failure(status: StatusCode, message: &str) -> Response<Body> {
+    json(status, &json!({"error": message}))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(req: &Req) -> Result<T, Box<Response<Body>>> {
+    serde_json::from_slice(&req.body).map_err(|e| {
+        // serde_json's messages name fields and positions, never the values of strings.
+        Box::new(failure(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid JSON body: {e}"),
+        ))
+    })
+}
+
+/// Serves one control request (`path` is below `/_emulator/`).
+pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
+    let rest = req
+        .path
+        .trim_start_matches("/_emulator/")
+        .trim_end_matches('/');
+    let segments: Vec<&str> = rest.split('/').collect();
+    match (&req.method, segments.as_slice()) {
+        (&Method::GET, ["info"]) => json(StatusCode::OK, &shared.info),
+        (&Method::POST, ["vaults", vault, "secrets", name]) => {
+            let body: NewSecretBody = match parse(req) {
+                Ok(body) => body,
+                Err(response) => return *response,
+            };
+            let new = NewVersion {
+                version: None,
+                enabled: body.enabled,
+                content_type: body.content_type,
+                tags: body.tags,
+                nbf: body.nbf,
+                exp: body.exp,
+            };
+            match add_version(shared, vault, name, body.value, new) {
+                Ok(id) => json(StatusCode::CREATED, &json!({"id": id})),
+                Err(e) => failure(e.status, &e.message),
+            }
+        }
+        (&Method::PATCH, ["vaults", vault, "secrets", name, version]) => {
+            let patch: VersionPatch = match parse(req) {
+                Ok(patch) => patch,
+                Err(response) => return *response,
+            };
+            match update_version(shared, vault, name, version, patch) {
+                Ok(id) => json(StatusCode::OK, &json!({"id": id})),
+                Err(e) => failure(e.status, &e.message),
+            }
+        }
+        (&Method::POST, ["faults"]) => {
+            let fault: Fault = match parse(req) {
+                Ok(fault) => fault,
+                Err(response) => return *response,
+            };
+            let echo = serde_json::to_value(&fault).unwrap_or(Value::Null);
+            lock(&shared.faults).add(fault);
+            json(StatusCode::CREATED, &echo)
+        }
+        (&Method::DELETE, ["faults"]) => {
+            lock(&shared.faults).clear();
+            empty(StatusCode::NO_CONTENT)
+        }
+        (&Method::GET, ["requests"]) => {
+            let journal = lock(&shared.journal).clone();
+            json(
+                StatusCode::OK,
+                &serde_json::to_value(journal).unwrap_or(Value::Null),
+            )
+        }
+        (&Method::DELETE, ["requests"]) => {
+            lock(&shared.journal).clear();
+            empty(StatusCode::NO_CONTENT)
+        }
+        _ => failure(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "unknown control request {} {}; see the kvref-emulator README",
+                req.method, req.path
+            ),
+        ),
+    }
+}

@@ -1,0 +1,233 @@
+//! The two listeners and the request path every request takes: classify, fault, serve, record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::header::HOST;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::fault::{Endpoint, JournalEntry};
+use crate::http::{Req, json as json_response, set_header};
+use crate::state::{Shared, lock};
+use crate::{control, entra, identity, keyvault};
+
+/// Largest request body read (Key Vault's own limit for a secret is 25 KiB).
+const MAX_BODY: usize = 1 << 20;
+
+/// A fault asked for the connection to be closed without an answer; hyper closes it on error.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// Where a request goes.
+enum Target {
+    Control,
+    Service(Endpoint),
+    Unknown,
+}
+
+fn classify(https: bool, req: &Req) -> Target {
+    let path = req.path.to_ascii_lowercase();
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path.as_str()
+    };
+    if https {
+        if keyvault::is_vault_host(&req.host_name()) {
+            Target::Service(Endpoint::KeyVault)
+        } else if path == "/metadata/identity/oauth2/token" {
+            Target::Service(Endpoint::ServiceFabric)
+        } else {
+            Target::Service(Endpoint::Entra)
+        }
+    } else if path.starts_with("/_emulator/") {
+        Target::Control
+    } else {
+        match path {
+            "/msi/token" => Target::Service(Endpoint::AppService),
+            "/legacy/msi/token" => Target::Service(Endpoint::LegacyAppService),
+            "/metadata/identity/oauth2/token" => Target::Service(Endpoint::Imds),
+            "/arc/metadata/identity/oauth2/token" => Target::Service(Endpoint::Arc),
+            "/cloudshell/oauth2/token" => Target::Service(Endpoint::CloudShell),
+            _ => Target::Unknown,
+        }
+    }
+}
+
+fn dispatch(endpoint: Endpoint, shared: &Shared, req: &Req) -> Response<Body> {
+    match endpoint {
+        Endpoint::KeyVault => keyvault::handle(shared, req),
+        Endpoint::Imds => identity::imds::handle(shared, req),
+        Endpoint::AppService => identity::app_service::handle(shared, req),
+        Endpoint::LegacyAppService => identity::app_service::handle_legacy(shared, req),
+        Endpoint::Arc => identity::arc::handle(shared, req),
+        Endpoint::CloudShell => identity::cloud_shell::handle(shared, req),
+        Endpoint::ServiceFabric => identity::service_fabric::handle(shared, req),
+        Endpoint::Entra => entra::handle(shared, req),
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    https: bool,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, DropConnection> {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            return Ok(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": "request body too large or unreadable"}),
+            ));
+        }
+    };
+    let host = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let req = Req {
+        method: parts.method,
+        host,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts.headers,
+        body,
+    };
+    let endpoint = match classify(https, &req) {
+        Target::Control => return Ok(control::handle(&shared, &req)),
+        Target::Unknown => {
+            return Ok(json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "not_found", "error_description": format!("the emulator serves nothing at {}", req.path)}),
+            ));
+        }
+        Target::Service(endpoint) => endpoint,
+    };
+
+    let fault = lock(&shared.faults).take(endpoint);
+    let mut response = None;
+    if let Some(fault) = &fault {
+        if fault.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
+        }
+        if fault.drop_connection {
+            record(&shared, endpoint, &req, 0);
+            tracing::debug!(%endpoint, method = %req.method, path = %req.path, "fault: connection dropped");
+            return Err(DropConnection);
+        }
+        if let Some(status) = fault.status {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            response = Some(match &fault.body {
+                Some(body) => json_response(status, body),
+                None => crate::http::empty(status),
+            });
+        }
+    }
+    let mut response = match response {
+        Some(response) => response,
+        None => dispatch(endpoint, &shared, &req),
+    };
+    if let Some(fault) = &fault {
+        for (name, value) in &fault.headers {
+            set_header(&mut response, name, value);
+        }
+    }
+    let status = response.status().as_u16();
+    record(&shared, endpoint, &req, status);
+    tracing::debug!(%endpoint, method = %req.method, path = %req.path, status, "served");
+    Ok(response)
+}
+
+fn record(shared: &Shared, endpoint: Endpoint, req: &Req, status: u16) {
+    shared.record(JournalEntry {
+        endpoint,
+        method: req.method.to_string(),
+        host: req.host.clone(),
+        path: req.path.clone(),
+        query: req.query.clone(),
+        status,
+        authorization: req.headers.contains_key(http::header::AUTHORIZATION),
+    });
+}
+
+async fn serve_io<I>(io: I, shared: Arc<Shared>, https: bool, cancel: CancellationToken)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| handle(shared.clone(), https, request));
+    let connection = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        result = connection => {
+            if let Err(e) = result {
+                tracing::trace!(error = %e, "connection ended");
+            }
+        }
+    }
+}
+
+/// Accepts connections until cancelled; `tls` makes it the HTTPS listener.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let cancel = cancel.clone();
+        match &tls {
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let handshake = tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        handshake = acceptor.accept(stream) => handshake,
+                    };
+                    match handshake {
+                        Ok(stream) => serve_io(stream, shared, true, cancel).await,
+                        Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    }
+                });
+            }
+            None => {
+                tokio::spawn(serve_io(stream, shared, false, cancel));
+            }
+        }
+    }
+}

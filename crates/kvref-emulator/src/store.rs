@@ -1,0 +1,219 @@
+//! The vaults' contents: secrets, their versions and attributes, and each vault's request window.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use crate::config::{Cloud, VaultConfig, is_valid_secret_name};
+
+/// One vault and everything in it.
+pub(crate) struct Vault {
+    pub(crate) name: String,
+    pub(crate) cloud: Cloud,
+    pub(crate) location: String,
+    /// Keyed by the lower-case name: Key Vault names are case-insensitive.
+    pub(crate) secrets: BTreeMap<String, Secret>,
+    pub(crate) window: RequestWindow,
+}
+
+/// A secret: the name as first written, and its versions oldest first (the last is "latest").
+pub(crate) struct Secret {
+    pub(crate) name: String,
+    pub(crate) versions: Vec<Version>,
+}
+
+/// One version of a secret. No `Debug`: it holds the value.
+pub(crate) struct Version {
+    pub(crate) id: String,
+    pub(crate) value: String,
+    pub(crate) enabled: bool,
+    pub(crate) content_type: Option<String>,
+    pub(crate) tags: Option<BTreeMap<String, String>>,
+    pub(crate) nbf: Option<i64>,
+    pub(crate) exp: Option<i64>,
+    pub(crate) created: i64,
+    pub(crate) updated: i64,
+}
+
+/// A fixed request window on the wall clock (so paused tokio time in tests does not disturb it).
+pub(crate) struct RequestWindow {
+    started: Instant,
+    count: u32,
+}
+
+impl RequestWindow {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            count: 0,
+        }
+    }
+
+    /// Counts a request, or answers how many seconds until the window reopens.
+    pub(crate) fn admit(&mut self, limit: u32, window_secs: u64) -> Result<(), u64> {
+        let elapsed = self.started.elapsed();
+        if elapsed.as_secs() >= window_secs {
+            self.started = Instant::now();
+            self.count = 0;
+        }
+        if self.count >= limit {
+            let left = window_secs.saturating_sub(self.started.elapsed().as_secs());
+            return Err(left.max(1));
+        }
+        self.count += 1;
+        Ok(())
+    }
+}
+
+/// Optional fields a new version may carry.
+#[derive(Default)]
+pub(crate) struct NewVersion {
+    pub(crate) version: Option<String>,
+    pub(crate) enabled: Option<bool>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) tags: Option<BTreeMap<String, String>>,
+    pub(crate) nbf: Option<i64>,
+    pub(crate) exp: Option<i64>,
+}
+
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub(crate) fn new_version_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl Vault {
+    pub(crate) fn from_config(config: &VaultConfig) -> Self {
+        let mut vault = Vault {
+            name: config.name.clone(),
+            cloud: config.cloud,
+            location: config.location.clone(),
+            secrets: BTreeMap::new(),
+            window: RequestWindow::new(),
+        };
+        for secret in &config.secrets {
+            for v in &secret.versions {
+                vault.add_version(
+                    &secret.name,
+                    v.value.clone(),
+                    NewVersion {
+                        version: v.version.clone(),
+                        enabled: Some(v.enabled),
+                        content_type: v.content_type.clone(),
+                        tags: v.tags.clone(),
+                        nbf: v.nbf,
+                        exp: v.exp,
+                    },
+                );
+            }
+            // A secret declared without versions still exists by name (listing shows nothing).
+            vault
+                .secrets
+                .entry(secret.name.to_ascii_lowercase())
+                .or_insert_with(|| Secret {
+                    name: secret.name.clone(),
+                    versions: Vec::new(),
+                });
+        }
+        vault
+    }
+
+    /// `https://{name}.vault.azure.net` (or the vault's cloud suffix).
+    pub(crate) fn base_url(&self) -> String {
+        format!("https://{}{}", self.name, self.cloud.dns_suffix())
+    }
+
+    pub(crate) fn secret(&self, name: &str) -> Option<&Secret> {
+        self.secrets.get(&name.to_ascii_lowercase())
+    }
+
+    pub(crate) fn secret_mut(&mut self, name: &str) -> Option<&mut Secret> {
+        self.secrets.get_mut(&name.to_ascii_lowercase())
+    }
+
+    /// Adds a version and returns its id. The caller has checked the name.
+    pub(crate) fn add_version(&mut self, name: &str, value: String, new: NewVersion) -> String {
+        debug_assert!(is_valid_secret_name(name));
+        let now = now_secs();
+        let id = new.version.unwrap_or_else(new_version_id);
+        let secret = self
+            .secrets
+            .entry(name.to_ascii_lowercase())
+            .or_insert_with(|| Secret {
+                name: name.to_owned(),
+                versions: Vec::new(),
+            });
+        secret.versions.push(Version {
+            id: id.clone(),
+            value,
+            enabled: new.enabled.unwrap_or(true),
+            content_type: new.content_type,
+            tags: new.tags,
+            nbf: new.nbf,
+            exp: new.exp,
+            created: now,
+            updated: now,
+        });
+        id
+    }
+}
+
+impl Secret {
+    pub(crate) fn latest(&self) -> Option<&Version> {
+        self.versions.last()
+    }
+
+    pub(crate) fn version(&self, id: &str) -> Option<&Version> {
+        self.versions.iter().find(|v| v.id.eq_ignore_ascii_case(id))
+    }
+
+    pub(crate) fn version_mut(&mut self, id: &str) -> Option<&mut Version> {
+        self.versions
+            .iter_mut()
+            .find(|v| v.id.eq_ignore_ascii_case(id))
+    }
+}
+
+impl Version {
+    /// The `attributes` object: integers for dates, omitted when absent.
+    pub(crate) fn attributes(&self) -> Value {
+        let mut attributes = Map::new();
+        attributes.insert("enabled".into(), json!(self.enabled));
+        if let Some(nbf) = self.nbf {
+            attributes.insert("nbf".into(), json!(nbf));
+        }
+        if let Some(exp) = self.exp {
+            attributes.insert("exp".into(), json!(exp));
+        }
+        attributes.insert("created".into(), json!(self.created));
+        attributes.insert("updated".into(), json!(self.updated));
+        attributes.insert(
+            "recoveryLevel".into(),
+            json!("CustomizedRecoverable+Purgeable"),
+        );
+        attributes.insert("recoverableDays".into(), json!(7));
+        Value::Object(attributes)
+    }
+
+    /// The `SecretBundle` (with `value`) or a `SecretItem` (without).
+    pub(crate) fn bundle(&self, id: String, with_value: bool) -> Value {
+        let mut body = Map::new();
+        if with_value {
+            body.insert("value".into(), json!(self.value));
+        }
+        body.insert("id".into(), json!(id));
+        if let Some(ct) = &self.content_type {
+            body.insert("contentType".into(), json!(ct));
+        }
+        body.insert("attributes".into(), self.attributes());
+        if let Some(tags) = &self.tags {
+            body.insert("tags".into(), json!(tags));
+        }
+        Value::Object(body)
+    }
+}

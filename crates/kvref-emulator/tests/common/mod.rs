@@ -1,0 +1,139 @@
+//! Helpers shared by the emulator's conformance tests: fixtures, JSON shapes, tokens.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+
+use kvref_emulator::{Emulator, EmulatorConfig};
+use serde_json::Value;
+
+/// The shared fixtures folder (`../shared/fixtures/azure` relative to the workspace root, or an
+/// ancestor's `shared/fixtures/azure` from a worktree), when this checkout has one.
+pub fn shared_fixtures_dir() -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.ancestors()
+        .map(|dir| dir.join("../shared/fixtures/azure"))
+        .find(|dir| dir.is_dir())
+}
+
+/// The copy of the fixtures kept in this crate, so a fresh clone can run the tests.
+pub fn vendored_fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/azure")
+}
+
+/// A recorded Azure body: from the shared fixtures when present, else from the vendored copy.
+pub fn fixture(name: &str) -> Value {
+    let dir = shared_fixtures_dir().unwrap_or_else(vendored_fixtures_dir);
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {name} is not JSON: {e}"))
+}
+
+/// The JSON type of a value, as a word.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Replaces every leaf by its type, keeping keys: two bodies of the same shape compare equal.
+pub fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
+        other => Value::String(kind(other).to_owned()),
+    }
+}
+
+/// Asserts two bodies have the same keys (recursively) and JSON types.
+#[track_caller]
+pub fn assert_same_shape(actual: &Value, expected: &Value) {
+    assert_eq!(
+        shape(actual),
+        shape(expected),
+        "shape differs\nactual:   {actual}\nexpected: {expected}"
+    );
+}
+
+pub async fn start() -> Emulator {
+    Emulator::start(EmulatorConfig::sample())
+        .await
+        .expect("emulator starts")
+}
+
+pub async fn start_with(toml: &str) -> Emulator {
+    Emulator::start(EmulatorConfig::from_toml_str(toml).expect("valid test config"))
+        .await
+        .expect("emulator starts")
+}
+
+/// A plain HTTP client for the identity endpoints and the control API.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+/// A token from the App Service endpoint, optionally with extra query (`client_id=...`).
+pub async fn app_service_token(emu: &Emulator, resource: &str, extra: &str) -> String {
+    let env = emu.env("app_service");
+    let mut url = format!(
+        "{}?resource={resource}&api-version=2019-08-01",
+        env["IDENTITY_ENDPOINT"]
+    );
+    if !extra.is_empty() {
+        url.push('&');
+        url.push_str(extra);
+    }
+    let response = http()
+        .get(url)
+        .header("X-IDENTITY-HEADER", &env["IDENTITY_HEADER"])
+        .send()
+        .await
+        .expect("app service answers");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+/// GET a Key Vault path with an optional bearer token; answers status, headers and JSON body.
+pub async fn kv_get(
+    emu: &Emulator,
+    vault: &str,
+    path_and_query: &str,
+    token: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = emu
+        .client()
+        .get(format!("{}{path_and_query}", emu.vault_url(vault)));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("key vault answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).expect("json body")
+    };
+    (status, headers, body)
+}
+
+pub const SYSTEM_CLIENT_ID: &str = "3f1b2a4c-5d6e-4f70-8a9b-0c1d2e3f4a5b";
+pub const UAMI_CLIENT_ID: &str = "6beb3ab0-6e28-4a92-8e5a-ce0d5abf3a8c";
+pub const UAMI_OBJECT_ID: &str = "b1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f";
+pub const UAMI_RESOURCE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/kvref-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-uami";
+pub const NOROLE_CLIENT_ID: &str = "c4d5e6f7-a8b9-4cad-9ebf-1a2b3c4d5e6f";
+pub const SP_CLIENT_ID: &str = "0e1f2a3b-4c5d-4e6f-9a0b-1c2d3e4f5a6b";
+pub const SP_SECRET: &str = "emulator-client-secret-not-real";

@@ -1,0 +1,445 @@
+//! A token cache in front of any credential: one request in flight per (scope, tenant) however
+//! many callers ask, refresh ahead of expiry, and the old token kept when a refresh fails.
+//!
+//! When to refresh is decided on `tokio::time::Instant`s computed when a token arrives (its
+//! remaining lifetime by the wall clock, laid onto the monotonic clock), so a wall-clock jump does
+//! not expire tokens early or late, and tests can move time with `tokio::time::pause`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use super::{AccessToken, CredentialError, TokenCredential, TokenRequest};
+
+/// How long before expiry a token is refreshed when its issuer gave no `refresh_on`.
+pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
+/// After a failed refresh (while the old token is still valid), how long to wait before trying again.
+const RETRY_FAILED_REFRESH_AFTER: Duration = Duration::from_secs(30);
+
+/// Caches the tokens of an inner credential.
+///
+/// - However many tasks ask at once for the same (scope, tenant), the inner credential sees one
+///   request; the others wait for its result.
+/// - A token is refreshed at its `refresh_on`, or 5 minutes before it expires (for tokens that
+///   live less than 10 minutes, half-way through their life). While one caller refreshes, the
+///   others keep getting the still-valid token.
+/// - If a refresh fails while the old token is still valid, the old token is returned (the
+///   failure is logged at debug level) and the refresh is tried again 30 s later.
+/// - Tokens are never logged.
+///
+/// ```
+/// use std::sync::Arc;
+/// use async_trait::async_trait;
+/// use kvref::credential::{AccessToken, CredentialError, TokenCache, TokenCredential, TokenRequest};
+///
+/// #[derive(Debug, Default)]
+/// struct Counting(std::sync::atomic::AtomicUsize);
+///
+/// #[async_trait]
+/// impl TokenCredential for Counting {
+///     fn name(&self) -> &str { "Counting" }
+///     async fn get_token(&self, _: &TokenRequest) -> Result<AccessToken, CredentialError> {
+///         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+///         Ok(AccessToken::new("t", jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)))
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let inner = Arc::new(Counting::default());
+/// let cache = TokenCache::new(inner.clone());
+/// let request = TokenRequest::new("https://vault.azure.net/.default");
+/// cache.get_token(&request).await.unwrap();
+/// cache.get_token(&request).await.unwrap();
+/// assert_eq!(inner.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+/// # });
+/// ```
+pub struct TokenCache {
+    inner: Arc<dyn TokenCredential>,
+    slots: Mutex<HashMap<TokenRequest, Arc<Slot>>>,
+}
+
+/// The cache state for one (scope, tenant).
+#[derive(Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    /// Held by the one caller that is fetching a token.
+    flight: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    cached: Option<Cached>,
+    /// Counts finished fetches, so callers that waited for one can take its result.
+    generation: u64,
+    last_error: Option<CredentialError>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: AccessToken,
+    refresh_at: Instant,
+    expires_at: Instant,
+}
+
+impl TokenCache {
+    /// A cache in front of `inner`.
+    pub fn new(inner: Arc<dyn TokenCredential>) -> Self {
+        Self {
+            inner,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The credential behind the cache.
+    pub fn inner(&self) -> &Arc<dyn TokenCredential> {
+        &self.inner
+    }
+
+    /// Forgets every cached token (for example after Key Vault rejected one).
+    pub fn clear(&self) {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn slot(&self, request: &TokenRequest) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.entry(request.clone()).or_default().clone()
+    }
+
+    async fn fetch(
+        &self,
+        slot: &Slot,
+        request: &TokenRequest,
+    ) -> Result<AccessToken, CredentialError> {
+        let result = self.inner.get_token(request).await;
+        let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.generation += 1;
+        match &result {
+            Ok(token) => {
+                state.cached = Some(Cached::new(token.clone()));
+                state.last_error = None;
+            }
+            Err(error) => state.last_error = Some(error.clone()),
+        }
+        result
+    }
+}
+
+impl Cached {
+    fn new(token: AccessToken) -> Self {
+        let now = Instant::now();
+        let wall_now = Timestamp::now();
+        let until = |at: Timestamp| {
+            Duration::try_from(at.duration_since(wall_now)).unwrap_or(Duration::ZERO)
+        };
+        let lifetime = until(token.expires_on());
+        let expires_at = now + lifetime;
+        let refresh_at = match token.refresh_on() {
+            Some(refresh_on) => now + until(refresh_on).min(lifetime),
+            None => expires_at - REFRESH_BEFORE_EXPIRY.min(lifetime / 2),
+        };
+        Self {
+            token,
+            refresh_at,
+            expires_at,
+        }
+    }
+
+    fn is_fresh(&self, now: Instant) -> bool {
+        now < self.refresh_at
+    }
+
+    fn is_valid(&self, now: Instant) -> bool {
+        now < self.expires_at
+    }
+}
+
+#[async_trait]
+impl TokenCredential for TokenCache {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn get_token(&self, request: &TokenRequest) -> Result<AccessToken, CredentialError> {
+        let slot = self.slot(request);
+        let (cached, generation) = {
+            let state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+            (state.cached.clone(), state.generation)
+        };
+        let now = Instant::now();
+        if let Some(cached) = cached.as_ref().filter(|c| c.is_valid(now)) {
+            if cached.is_fresh(now) {
+                return Ok(cached.token.clone());
+            }
+            // Due for refresh but still valid: one caller refreshes, the rest use the old token.
+            let Ok(_flight) = slot.flight.try_lock() else {
+                return Ok(cached.token.clone());
+            };
+            {
+                // Someone may have refreshed between our look and taking the lock.
+                let state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(current) = state.cached.as_ref().filter(|c| c.is_fresh(Instant::now()))
+                {
+                    return Ok(current.token.clone());
+                }
+            }
+            return match self.fetch(&slot, request).await {
+                Ok(token) => Ok(token),
+                Err(error) => {
+                    tracing::debug!(
+                        credential = self.inner.name(),
+                        scope = %request.scope,
+                        error = %error,
+                        "token refresh failed; keeping the current token until it expires"
+                    );
+                    let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+                    let retry_at = Instant::now() + RETRY_FAILED_REFRESH_AFTER;
+                    if let Some(current) = state.cached.as_mut() {
+                        current.refresh_at = retry_at.min(current.expires_at);
+                    }
+                    Ok(cached.token.clone())
+                }
+            };
+        }
+        // No usable token: wait for the one fetch in flight, or be it.
+        let _flight = slot.flight.lock().await;
+        {
+            let state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            if let Some(current) = state.cached.as_ref().filter(|c| c.is_valid(now)) {
+                return Ok(current.token.clone());
+            }
+            if state.generation != generation {
+                // A fetch finished while we waited; it failed (or we would have a token).
+                if let Some(error) = &state.last_error {
+                    return Err(error.clone());
+                }
+            }
+        }
+        self.fetch(&slot, request).await
+    }
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entries = self
+            .slots
+            .lock()
+            .map(|slots| slots.len())
+            .unwrap_or_default();
+        f.debug_struct("TokenCache")
+            .field("inner", &self.inner)
+            .field("entries", &entries)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::CredentialErrorKind;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const GATE: usize = 1000;
+
+    /// Hands out tokens with a fixed lifetime, or fails when told to.
+    #[derive(Debug)]
+    struct Scripted {
+        calls: AtomicUsize,
+        lifetime: jiff::SignedDuration,
+        fail: std::sync::atomic::AtomicBool,
+        gate: tokio::sync::Semaphore,
+    }
+
+    impl Scripted {
+        fn new(lifetime_secs: i64) -> Arc<Self> {
+            Arc::new(Self {
+                calls: AtomicUsize::new(0),
+                lifetime: jiff::SignedDuration::from_secs(lifetime_secs),
+                fail: false.into(),
+                gate: tokio::sync::Semaphore::new(GATE),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl TokenCredential for Scripted {
+        fn name(&self) -> &str {
+            "Scripted"
+        }
+        async fn get_token(&self, _: &TokenRequest) -> Result<AccessToken, CredentialError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let _permit = self.gate.acquire().await.unwrap();
+            // Let the other callers pile up behind this request, as network I/O would.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(CredentialError::new(
+                    CredentialErrorKind::Unreachable,
+                    "Scripted",
+                    "down",
+                ));
+            }
+            Ok(AccessToken::new(
+                format!("token-{n}"),
+                Timestamp::now() + self.lifetime,
+            ))
+        }
+    }
+
+    fn request() -> TokenRequest {
+        TokenRequest::new("https://vault.azure.net/.default")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_callers_share_one_fetch() {
+        let inner = Scripted::new(3600);
+        let cache = Arc::new(TokenCache::new(inner.clone()));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.get_token(&request()).await.unwrap() })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().secret(), "token-1");
+        }
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        // Another tenant is another entry.
+        cache
+            .get_token(&request().with_tenant("other"))
+            .await
+            .unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_share_a_failure() {
+        let inner = Scripted::new(3600);
+        inner.fail.store(true, Ordering::SeqCst);
+        let cache = Arc::new(TokenCache::new(inner.clone()));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.get_token(&request()).await })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap().is_err());
+        }
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        // A later caller tries again.
+        inner.fail.store(false, Ordering::SeqCst);
+        assert!(cache.get_token(&request()).await.is_ok());
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refreshes_five_minutes_before_expiry_once() {
+        let inner = Scripted::new(3600);
+        let cache = TokenCache::new(inner.clone());
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-1"
+        );
+        tokio::time::advance(Duration::from_secs(3600 - 301)).await;
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-1"
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-2"
+        );
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-2"
+        );
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_lived_tokens_refresh_half_way() {
+        let inner = Scripted::new(120);
+        let cache = TokenCache::new(inner.clone());
+        cache.get_token(&request()).await.unwrap();
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-1"
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-2"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_refresh_keeps_the_valid_token() {
+        let inner = Scripted::new(3600);
+        let cache = TokenCache::new(inner.clone());
+        cache.get_token(&request()).await.unwrap();
+        inner.fail.store(true, Ordering::SeqCst);
+        tokio::time::advance(Duration::from_secs(3600 - 200)).await;
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-1"
+        );
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+        // Not retried on every call...
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-1"
+        );
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+        // ...but again 30 s later.
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-1"
+        );
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
+        // Once expired, the failure shows.
+        tokio::time::advance(Duration::from_secs(200)).await;
+        assert!(cache.get_token(&request()).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_during_a_refresh_get_the_old_token() {
+        let inner = Scripted::new(3600);
+        let cache = Arc::new(TokenCache::new(inner.clone()));
+        cache.get_token(&request()).await.unwrap();
+        tokio::time::advance(Duration::from_secs(3400)).await;
+        // Hold the refresh inside the inner credential.
+        let held = inner.gate.acquire_many(GATE as u32).await.unwrap();
+        let refresher = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get_token(&request()).await.unwrap() })
+        };
+        while inner.calls.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            cache.get_token(&request()).await.unwrap().secret(),
+            "token-1"
+        );
+        drop(held);
+        assert_eq!(refresher.await.unwrap().secret(), "token-2");
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let inner = Scripted::new(60);
+        let cache = TokenCache::new(inner);
+        assert!(!format!("{cache:?}").contains("token-"));
+    }
+}

@@ -1,0 +1,192 @@
+//! IMDS, the Azure Instance Metadata Service (VMs, scale sets, AKS nodes, Container Instances).
+//!
+//! `GET http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=…`
+//! with `Metadata: true`, never through a proxy. `AZURE_POD_IDENTITY_AUTHORITY_HOST` replaces
+//! the address (as in the Python and .NET SDKs). A user-assigned identity is selected by
+//! `client_id`, `object_id` or `msi_res_id`.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use super::{
+    Context, ManagedIdentitySource, endpoint_url, error, gave_up, status_text, token_from,
+    unreachable,
+};
+use crate::Env;
+use crate::credential::retry::{RetryOptions, imds_transient, send_with_retry};
+use crate::credential::{
+    AccessToken, CredentialError, CredentialErrorKind, TokenRequest, UserAssignedId,
+};
+use crate::transport::HttpTransport;
+
+const DEFAULT_HOST: &str = "http://169.254.169.254";
+const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
+const API_VERSION: &str = "2018-02-01";
+const SOURCE: ManagedIdentitySource = ManagedIdentitySource::Imds;
+
+#[derive(Debug)]
+pub(super) struct Imds {
+    url: url::Url,
+    transport: HttpTransport,
+    retry: RetryOptions,
+}
+
+impl Imds {
+    pub(super) fn new(
+        env: &Env,
+        transport: HttpTransport,
+        retry: RetryOptions,
+    ) -> Result<Self, CredentialError> {
+        let url = match env.get("AZURE_POD_IDENTITY_AUTHORITY_HOST") {
+            Some(host) => {
+                let joined = format!("{}{TOKEN_PATH}", host.trim().trim_end_matches('/'));
+                let env = Env::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", joined)]);
+                endpoint_url(&env, "AZURE_POD_IDENTITY_AUTHORITY_HOST")?
+            }
+            None => url::Url::parse(&format!("{DEFAULT_HOST}{TOKEN_PATH}"))
+                .map_err(|e| error(CredentialErrorKind::InvalidConfiguration, e.to_string()))?,
+        };
+        Ok(Self {
+            url,
+            transport,
+            retry,
+        })
+    }
+
+    /// The chain's probe: the token URL without query or `Metadata` header, one attempt, a short
+    /// timeout. Any HTTP answer (IMDS says 400 "Required metadata header not specified") means
+    /// IMDS is there.
+    pub(super) async fn probe(&self, timeout: Duration) -> Result<(), CredentialError> {
+        let attempt = tokio::time::timeout(
+            timeout,
+            self.transport
+                .identity_client()
+                .get(self.url.clone())
+                .timeout(timeout)
+                .send(),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(_response)) => Ok(()),
+            Ok(Err(e)) => Err(self.absent(&format!(
+                "it could not be reached ({})",
+                crate::credential::retry::error_chain(&e)
+            ))),
+            Err(_) => Err(self.absent(&format!(
+                "it did not answer within {} ms",
+                timeout.as_millis()
+            ))),
+        }
+    }
+
+    fn absent(&self, why: &str) -> CredentialError {
+        error(
+            CredentialErrorKind::Unavailable,
+            format!(
+                "no managed identity endpoint in the environment, and IMDS at {} is not available: {why}",
+                super::redact_query(&self.url)
+            ),
+        )
+        .with_fix(
+            "on Azure, enable a managed identity for this resource (App Service: `az webapp identity assign --name <app> --resource-group <group>`; VM: `az vm identity assign --name <vm> --resource-group <group>`); on a developer machine, log in with `az login`",
+        )
+    }
+
+    pub(super) async fn get_token(
+        &self,
+        request: &TokenRequest,
+        ctx: &Context<'_>,
+    ) -> Result<AccessToken, CredentialError> {
+        let resource = super::resource_of(request)?;
+        let mut url = self.url.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("api-version", API_VERSION)
+                .append_pair("resource", resource);
+            match ctx.identity {
+                Some(UserAssignedId::ClientId(id)) => query.append_pair("client_id", id),
+                Some(UserAssignedId::ObjectId(id)) => query.append_pair("object_id", id),
+                Some(UserAssignedId::ResourceId(id)) => query.append_pair("msi_res_id", id),
+                None => &mut query,
+            };
+        }
+        let client = self.transport.identity_client();
+        let reply = send_with_retry(&self.retry, imds_transient, || {
+            client.get(url.clone()).header("Metadata", "true")
+        })
+        .await
+        .map_err(|failure| {
+            if failure.refused {
+                // Nothing listens there: there is no IMDS here.
+                self.absent("the connection was refused")
+            } else {
+                unreachable(SOURCE, &self.url, failure)
+            }
+        })?;
+        if reply.status.is_success() {
+            return token_from(SOURCE, &reply);
+        }
+        if imds_transient(reply.status) {
+            return Err(gave_up(SOURCE, &reply));
+        }
+        let text = status_text(&reply);
+        let lower = text.to_ascii_lowercase();
+        Err(match reply.status {
+            StatusCode::BAD_REQUEST if lower.contains("identity not found") => error(
+                CredentialErrorKind::IdentityNotFound,
+                format!("IMDS has no {} for this resource ({text})", ctx.describe()),
+            )
+            .with_fix(match ctx.identity {
+                None => "enable the system-assigned identity: `az vm identity assign --name <vm> --resource-group <group>` (scale sets: `az vmss identity assign`), or select a user-assigned identity with AZURE_CLIENT_ID".to_owned(),
+                Some(id) => format!(
+                    "assign the identity to this resource (`az vm identity assign --name <vm> --resource-group <group> --identities <identity resource id>`), or correct the {}",
+                    id.kind()
+                ),
+            }),
+            StatusCode::BAD_REQUEST if lower.contains("multiple user assigned identities") => error(
+                CredentialErrorKind::InvalidConfiguration,
+                format!("IMDS cannot choose an identity: this resource has several user-assigned identities and no system-assigned one ({text})"),
+            )
+            .with_fix("choose one: set AZURE_CLIENT_ID to its client id, or pass a UserAssignedId"),
+            StatusCode::FORBIDDEN if lower.contains("unreachable") => error(
+                CredentialErrorKind::Unavailable,
+                format!("IMDS is not reachable from here ({text})"),
+            )
+            .with_fix("run on an Azure resource with a managed identity, or log in with `az login` for local development"),
+            _ => error(
+                CredentialErrorKind::Refused,
+                format!("IMDS refused the token request for {} ({text})", ctx.describe()),
+            )
+            .with_fix("check the requested scope and the identity; the service's message says which"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_identity_host_overrides_the_address_with_or_without_slash() {
+        let transport = HttpTransport::builder().build().unwrap();
+        for host in ["http://127.0.0.1:8080", "http://127.0.0.1:8080/"] {
+            let env = Env::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", host)]);
+            let imds = Imds::new(&env, transport.clone(), RetryOptions::imds()).unwrap();
+            assert_eq!(
+                imds.url.as_str(),
+                "http://127.0.0.1:8080/metadata/identity/oauth2/token"
+            );
+        }
+        let imds = Imds::new(&Env::default(), transport.clone(), RetryOptions::imds()).unwrap();
+        assert_eq!(
+            imds.url.as_str(),
+            "http://169.254.169.254/metadata/identity/oauth2/token"
+        );
+        let env = Env::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", "not a url")]);
+        let err = Imds::new(&env, transport, RetryOptions::imds()).unwrap_err();
+        assert_eq!(err.kind(), CredentialErrorKind::InvalidConfiguration);
+        assert!(err.message().contains("AZURE_POD_IDENTITY_AUTHORITY_HOST"));
+    }
+}

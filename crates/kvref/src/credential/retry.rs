@@ -1,0 +1,401 @@
+//! Retrying token requests: which statuses are transient, how long to back off, and the budget.
+//!
+//! IMDS documents 404 (updating), 410 (going through updates, back "within 70 seconds"), 429
+//! (throttled) and 5xx as transient; every Azure SDK retries them with exponential backoff, and
+//! 410 must be retried for at least 70 s. The other identity endpoints and Entra get the
+//! ordinary list (408, 429, 500, 502, 503, 504). All waits use `tokio::time`, so tests with
+//! paused time run instantly, and a `Retry-After` (or `retry-after-ms`, `x-ms-retry-after-ms`)
+//! the service sends is honoured when it asks for longer than the backoff.
+//!
+//! The policy is a pure function of (retries so far, time elapsed, status, Retry-After) so it can
+//! be tested without a clock; backon's builders do not express "keep retrying 410 for 70 s even
+//! past the retry count, within the overall budget", so the loop is our own.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use tokio::time::Instant;
+
+/// How a credential retries transient failures of its token endpoint.
+///
+/// ```
+/// use kvref::credential::RetryOptions;
+/// use std::time::Duration;
+///
+/// // Give IMDS at most 20 s in total (the default keeps 410 up for 70 s, 80 s in all).
+/// let quick = RetryOptions::imds().with_max_elapsed(Duration::from_secs(20));
+/// assert_eq!(quick.max_elapsed, Duration::from_secs(20));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryOptions {
+    /// Retries after the first attempt (410 is retried beyond this while within `gone_window`).
+    pub max_retries: u32,
+    /// The first backoff; each retry doubles it.
+    pub initial_delay: Duration,
+    /// The longest single backoff (a longer `Retry-After` is still honoured).
+    pub max_delay: Duration,
+    /// The whole budget, from the first attempt: no retry starts after it.
+    pub max_elapsed: Duration,
+    /// How long a 410 Gone keeps being retried (IMDS: "available within 70 seconds").
+    pub gone_window: Duration,
+    /// Whether connection failures (no HTTP response at all) are retried. Connection refused
+    /// never is: nothing listens there.
+    pub retry_connection_errors: bool,
+}
+
+impl RetryOptions {
+    /// For IMDS and Azure Arc: 5 retries from 2 s (attempts at about 0, 2, 6, 14, 30 s as the
+    /// IMDS documentation advises), 410 retried for 70 s, everything within 80 s.
+    pub fn imds() -> Self {
+        Self {
+            max_retries: 5,
+            initial_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(60),
+            max_elapsed: Duration::from_secs(80),
+            gone_window: Duration::from_secs(70),
+            retry_connection_errors: true,
+        }
+    }
+
+    /// For the other identity endpoints and Entra: 3 retries from 1 s, within 30 s.
+    pub fn standard() -> Self {
+        Self {
+            max_retries: 3,
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(30),
+            gone_window: Duration::ZERO,
+            retry_connection_errors: true,
+        }
+    }
+
+    /// No retries at all (the chain's IMDS probe).
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            initial_delay: Duration::ZERO,
+            max_delay: Duration::ZERO,
+            max_elapsed: Duration::ZERO,
+            gone_window: Duration::ZERO,
+            retry_connection_errors: false,
+        }
+    }
+
+    /// The same options with another total budget.
+    pub fn with_max_elapsed(mut self, max_elapsed: Duration) -> Self {
+        self.max_elapsed = max_elapsed;
+        self
+    }
+
+    /// The same options with another retry count.
+    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// The same options with another first backoff.
+    pub fn with_initial_delay(mut self, initial_delay: Duration) -> Self {
+        self.initial_delay = initial_delay;
+        self
+    }
+
+    /// How long to wait before the next attempt, or `None` to stop. `retries` is the number of
+    /// retries already made, `elapsed` the time since the first attempt started.
+    pub(crate) fn next_delay(
+        &self,
+        retries: u32,
+        elapsed: Duration,
+        status: Option<StatusCode>,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        let gone = status == Some(StatusCode::GONE) && elapsed < self.gone_window;
+        if !gone && retries >= self.max_retries {
+            return None;
+        }
+        let remaining = self.max_elapsed.checked_sub(elapsed)?;
+        if remaining.is_zero() {
+            return None;
+        }
+        let backoff = self
+            .initial_delay
+            .saturating_mul(2u32.saturating_pow(retries.min(31)))
+            .min(self.max_delay);
+        match retry_after {
+            // The service asked us to wait longer than we may: don't pretend to retry.
+            Some(wait) if wait > remaining => None,
+            Some(wait) => Some(wait.max(backoff).min(remaining)),
+            None => Some(backoff.min(remaining)),
+        }
+    }
+}
+
+/// IMDS's transient statuses: 404, 410, 429 and every 5xx.
+pub(crate) fn imds_transient(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 404 | 410 | 429) || status.is_server_error()
+}
+
+/// The ordinary transient statuses: 408, 429, 500, 502, 503, 504.
+pub(crate) fn standard_transient(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// How long the service asked us to wait: `retry-after-ms`, `x-ms-retry-after-ms`, or
+/// `Retry-After` in seconds or as an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
+        if let Some(ms) = headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            return Some(Duration::from_millis(ms));
+        }
+    }
+    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = when.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+/// A response read in full (bounded), with how many attempts it took.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+    pub(crate) attempts: u32,
+    pub(crate) elapsed: Duration,
+}
+
+/// No HTTP response was received.
+#[derive(Debug)]
+pub(crate) struct NoResponse {
+    /// Nothing listens at the address (connection refused), as opposed to a timeout or reset.
+    pub(crate) refused: bool,
+    pub(crate) timed_out: bool,
+    pub(crate) detail: String,
+    pub(crate) attempts: u32,
+    pub(crate) elapsed: Duration,
+}
+
+/// The most of a response body kvref reads; token responses are a few kilobytes.
+const BODY_LIMIT: usize = 256 * 1024;
+
+/// Sends the request `build` makes, retrying per `options` while `transient(status)` says so.
+/// Returns the last response, transient or not, once retrying stops.
+pub(crate) async fn send_with_retry(
+    options: &RetryOptions,
+    transient: fn(StatusCode) -> bool,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Reply, NoResponse> {
+    let start = Instant::now();
+    let mut retries = 0u32;
+    loop {
+        let attempt = async {
+            let response = build().send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = read_bounded(response).await?;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        }
+        .await;
+        let elapsed = start.elapsed();
+        match attempt {
+            Ok((status, headers, body)) => {
+                let delay = if transient(status) {
+                    options.next_delay(retries, elapsed, Some(status), retry_after(&headers))
+                } else {
+                    None
+                };
+                match delay {
+                    Some(delay) => {
+                        tracing::debug!(
+                            status = status.as_u16(),
+                            retry = retries + 1,
+                            delay_ms = delay.as_millis() as u64,
+                            "transient response from the token endpoint; retrying"
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => {
+                        return Ok(Reply {
+                            status,
+                            headers,
+                            body,
+                            attempts: retries + 1,
+                            elapsed,
+                        });
+                    }
+                }
+            }
+            Err(error) => {
+                let refused = is_connection_refused(&error);
+                let timed_out = error.is_timeout();
+                let delay = if options.retry_connection_errors && !refused {
+                    options.next_delay(retries, elapsed, None, None)
+                } else {
+                    None
+                };
+                match delay {
+                    Some(delay) => {
+                        tracing::debug!(
+                            retry = retries + 1,
+                            delay_ms = delay.as_millis() as u64,
+                            error = %error,
+                            "no response from the token endpoint; retrying"
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => {
+                        return Err(NoResponse {
+                            refused,
+                            timed_out,
+                            detail: error_chain(&error),
+                            attempts: retries + 1,
+                            elapsed,
+                        });
+                    }
+                }
+            }
+        }
+        retries += 1;
+    }
+}
+
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = BODY_LIMIT.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= BODY_LIMIT {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+fn is_connection_refused(error: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The error and its causes on one line (reqwest's Display alone says "error sending request").
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(err) = source {
+        let next = err.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = err.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    fn schedule(options: &RetryOptions, status: StatusCode) -> Vec<u64> {
+        // Attempts take no time; returns the start time of every attempt.
+        let mut at = Duration::ZERO;
+        let mut starts = vec![0];
+        let mut retries = 0;
+        while let Some(delay) = options.next_delay(retries, at, Some(status), None) {
+            at += delay;
+            starts.push(at.as_secs());
+            retries += 1;
+        }
+        starts
+    }
+
+    #[test]
+    fn imds_backoff_follows_the_documented_schedule() {
+        assert_eq!(
+            schedule(&RetryOptions::imds(), StatusCode::TOO_MANY_REQUESTS),
+            [0, 2, 6, 14, 30, 62]
+        );
+    }
+
+    #[test]
+    fn gone_is_retried_for_at_least_seventy_seconds() {
+        let starts = schedule(&RetryOptions::imds(), StatusCode::GONE);
+        assert!(*starts.last().unwrap() >= 70, "{starts:?}");
+        assert!(*starts.last().unwrap() <= 80, "{starts:?}");
+        assert_eq!(starts, [0, 2, 6, 14, 30, 62, 80]);
+    }
+
+    #[test]
+    fn the_budget_caps_everything() {
+        let options = RetryOptions::imds().with_max_elapsed(S(10));
+        assert_eq!(schedule(&options, StatusCode::GONE), [0, 2, 6, 10]);
+        assert_eq!(schedule(&RetryOptions::none(), StatusCode::GONE), [0]);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_when_longer_and_refused_beyond_the_budget() {
+        let options = RetryOptions::imds();
+        assert_eq!(
+            options.next_delay(0, S(0), Some(StatusCode::TOO_MANY_REQUESTS), Some(S(5))),
+            Some(S(5))
+        );
+        assert_eq!(
+            options.next_delay(0, S(0), Some(StatusCode::TOO_MANY_REQUESTS), Some(S(1))),
+            Some(S(2))
+        );
+        assert_eq!(
+            options.next_delay(0, S(0), Some(StatusCode::TOO_MANY_REQUESTS), Some(S(600))),
+            None
+        );
+    }
+
+    #[test]
+    fn transient_status_lists() {
+        for s in [404, 410, 429, 500, 503, 511] {
+            assert!(imds_transient(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+        for s in [200, 400, 401, 403] {
+            assert!(!imds_transient(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(standard_transient(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+        for s in [404, 410, 501, 400] {
+            assert!(!standard_transient(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+    }
+
+    #[test]
+    fn retry_after_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(S(7)));
+        headers.insert("x-ms-retry-after-ms", "1500".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}
