@@ -105,9 +105,7 @@ async fn run() -> Result<(), String> {
 
 /// The string leaves of a TOML document as (dotted key, value) pairs.
 fn flatten(text: &str) -> Result<Vec<(String, String)>, String> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| format!("settings.toml: {e}"))?;
+    let table: toml::Table = text.parse().map_err(|e| format!("settings.toml: {e}"))?;
     let mut settings = Vec::new();
     walk("", &toml::Value::Table(table), &mut settings);
     Ok(settings)
