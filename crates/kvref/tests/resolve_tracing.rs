@@ -1,0 +1,77 @@
+//! At TRACE level, the tracing output of a resolution names vaults, secrets, statuses and
+//! attempts, and never a secret value or a token.
+
+mod res_support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
+use res_support::emu;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn trace_output_holds_no_secret_value_or_token() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::FULL)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = Emulator::start(EmulatorConfig::sample()).await.unwrap();
+    let values = [
+        "db-password-from-the-emulator",
+        "api-key-from-the-emulator",
+        "old-db-password",
+    ];
+    // One retried request too, so that every code path logs.
+    emu.add_fault(Fault {
+        endpoint: Endpoint::KeyVault,
+        status: Some(503),
+        times: Some(1),
+        ..Fault::default()
+    })
+    .await;
+    let resolver = emu::resolver(&emu, emu::credential(&emu)).build().unwrap();
+    let settings = vec![
+        ("Db", "@KeyVault(VaultName=myvault;SecretName=DbPassword)".to_owned()),
+        ("Api", "@KeyVault(VaultName=myvault;SecretName=ApiKey)".to_owned()),
+        ("Old", "@KeyVault(VaultName=myvault;SecretName=DbPassword;SecretVersion=0a1b2c3d4e5f60718293a4b5c6d7e8f9)".to_owned()),
+        ("Gone", "@KeyVault(VaultName=myvault;SecretName=Gone)".to_owned()),
+    ];
+    let resolution = resolver.resolve(settings.clone()).await;
+    assert_eq!(resolution.failures().count(), 1);
+    let _ = resolution.apply(settings);
+
+    let output = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // The capture works and shows what an operator needs.
+    assert!(output.contains("kvref.vault.get"), "{output}");
+    assert!(output.contains("vault=myvault.vault.azure.net"));
+    assert!(output.contains("secret=DbPassword"));
+    assert!(output.contains("attempt=2"));
+    assert!(output.contains("status=503"));
+    for value in values {
+        assert!(
+            !output.contains(value),
+            "a secret value leaked into the trace"
+        );
+    }
+    assert!(!output.contains("eyJ"), "a token leaked into the trace");
+}
