@@ -8,18 +8,38 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Context, ManagedIdentitySource, endpoint_url, error, gave_up, status_text, token_from,
-    unreachable,
+    Context, ManagedIdentitySource, SelectorNames, endpoint_url, error, fetch, secret_from,
+    status_text, unreachable, with_query,
 };
 use crate::Env;
-use crate::credential::retry::{RetryOptions, send_with_retry, standard_transient};
-use crate::credential::{
-    AccessToken, CredentialError, CredentialErrorKind, TokenRequest, UserAssignedId,
-};
+use crate::credential::retry::{Reply, RetryOptions, standard_transient};
+use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
 use crate::transport::HttpTransport;
 
 const API_VERSION: &str = "2019-08-01";
 const SOURCE: ManagedIdentitySource = ManagedIdentitySource::AppService;
+const SELECTORS: SelectorNames = SelectorNames {
+    client_id: "client_id",
+    object_id: "principal_id",
+    resource_id: "mi_res_id",
+};
+const PROTOCOL: Protocol = Protocol {
+    endpoint: "App Service",
+    secret: "X-IDENTITY-HEADER",
+    variable: "IDENTITY_HEADER",
+};
+
+const ENABLE_SYSTEM_IDENTITY: &str = concat!(
+    "enable the system-assigned identity: ",
+    "`az webapp identity assign --name <app> --resource-group <group>` ",
+    "(Functions: `az functionapp identity assign`, ",
+    "Container Apps: `az containerapp identity assign --system-assigned`), ",
+    "or select a user-assigned identity with AZURE_CLIENT_ID"
+);
+const ASSIGN_USER_IDENTITY: &str = concat!(
+    "assign the identity to the app (`az webapp identity assign --name <app> ",
+    "--resource-group <group> --identities <identity resource id>`)"
+);
 
 pub(super) struct AppService {
     url: url::Url,
@@ -44,7 +64,7 @@ impl AppService {
     ) -> Result<Self, CredentialError> {
         Ok(Self {
             url: endpoint_url(env, "IDENTITY_ENDPOINT")?,
-            header: SecretString::from(env.get("IDENTITY_HEADER").unwrap_or_default().to_owned()),
+            header: secret_from(env, PROTOCOL.variable),
             transport,
             retry,
         })
@@ -56,60 +76,74 @@ impl AppService {
         ctx: &Context<'_>,
     ) -> Result<AccessToken, CredentialError> {
         let resource = super::resource_of(request)?;
-        let mut url = self.url.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("api-version", API_VERSION)
-                .append_pair("resource", resource);
-            match ctx.identity {
-                Some(UserAssignedId::ClientId(id)) => query.append_pair("client_id", id),
-                Some(UserAssignedId::ObjectId(id)) => query.append_pair("principal_id", id),
-                Some(UserAssignedId::ResourceId(id)) => query.append_pair("mi_res_id", id),
-                None => &mut query,
-            };
-        }
+        let query = [("api-version", API_VERSION), ("resource", resource)];
+        let url = with_query(
+            &self.url,
+            query.into_iter().chain(SELECTORS.pair(ctx.identity)),
+        );
         let client = self.transport.identity_client();
-        let reply = send_with_retry(&self.retry, standard_transient, || {
-            client
-                .get(url.clone())
-                .header("X-IDENTITY-HEADER", self.header.expose_secret())
-        })
-        .await
-        .map_err(|failure| unreachable(SOURCE, &self.url, failure))?;
-        if reply.status.is_success() {
-            return token_from(SOURCE, &reply);
-        }
-        if standard_transient(reply.status) {
-            return Err(gave_up(SOURCE, &reply));
-        }
-        let text = status_text(&reply);
-        Err(match reply.status {
-            StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND
-                if text.to_ascii_lowercase().contains("managed identity") =>
-            {
-                error(
+        fetch(
+            SOURCE,
+            &self.retry,
+            standard_transient,
+            || {
+                client
+                    .get(url.clone())
+                    .header(PROTOCOL.secret, self.header.expose_secret())
+            },
+            |failure| unreachable(SOURCE, &self.url, failure),
+        )
+        .await?
+        .map_err(|reply| refusal(&PROTOCOL, &reply, ctx))
+    }
+}
+
+/// How one version of the App Service protocol names its endpoint and its secret in errors.
+pub(super) struct Protocol {
+    /// The endpoint, as in "the App Service identity endpoint".
+    pub(super) endpoint: &'static str,
+    /// What carries the secret, as a refusal names it.
+    pub(super) secret: &'static str,
+    /// The environment variable the platform puts the secret in.
+    pub(super) variable: &'static str,
+}
+
+/// What a final, non-token App Service reply means; both protocol versions answer alike.
+pub(super) fn refusal(protocol: &Protocol, reply: &Reply, ctx: &Context<'_>) -> CredentialError {
+    let text = status_text(reply);
+    match reply.status {
+        StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND
+            if text.to_ascii_lowercase().contains("managed identity") =>
+        {
+            let fix = match ctx.identity {
+                None => ENABLE_SYSTEM_IDENTITY.to_owned(),
+                Some(id) => format!("{ASSIGN_USER_IDENTITY}, or correct the {}", id.kind()),
+            };
+            error(
                 CredentialErrorKind::IdentityNotFound,
                 format!("App Service could not load {} ({text})", ctx.describe()),
             )
-            .with_fix(match ctx.identity {
-                None => "enable the system-assigned identity: `az webapp identity assign --name <app> --resource-group <group>` (Functions: `az functionapp identity assign`, Container Apps: `az containerapp identity assign --system-assigned`), or select a user-assigned identity with AZURE_CLIENT_ID".to_owned(),
-                Some(id) => format!(
-                    "assign the identity to the app (`az webapp identity assign --name <app> --resource-group <group> --identities <identity resource id>`), or correct the {}",
-                    id.kind()
-                ),
-            })
-            }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => error(
-                CredentialErrorKind::Refused,
-                format!("the App Service identity endpoint refused the X-IDENTITY-HEADER ({text})"),
-            )
-            .with_fix("IDENTITY_HEADER is rotated by the platform: read it from the process environment at start-up (restart the app), never copy it from elsewhere"),
-            _ => error(
-                CredentialErrorKind::Refused,
-                format!("App Service refused the token request for {} ({text})", ctx.describe()),
-            )
-            .with_fix("check the requested scope and the identity; the service's message says which"),
-        })
+            .with_fix(fix)
+        }
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => error(
+            CredentialErrorKind::Refused,
+            format!(
+                "the {} identity endpoint refused the {} ({text})",
+                protocol.endpoint, protocol.secret
+            ),
+        )
+        .with_fix(format!(
+            "{} is rotated by the platform: read it from the process environment at start-up \
+             (restart the app), never copy it from elsewhere",
+            protocol.variable
+        )),
+        _ => error(
+            CredentialErrorKind::Refused,
+            format!(
+                "App Service refused the token request for {} ({text})",
+                ctx.describe()
+            ),
+        )
+        .with_fix("check the requested scope and the identity; the service's message says which"),
     }
 }

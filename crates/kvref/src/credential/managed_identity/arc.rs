@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 
 use super::{
-    ARC_DEFAULT_ENDPOINT, ManagedIdentitySource, endpoint_url, error, gave_up, status_text,
-    token_from, unreachable,
+    ARC_DEFAULT_ENDPOINT, ManagedIdentitySource, endpoint_url, error, fetch, gave_up, status_text,
+    unreachable, with_query,
 };
 use crate::Env;
 use crate::credential::retry::{Reply, RetryOptions, imds_transient, send_with_retry};
@@ -63,10 +63,10 @@ impl Arc {
         request: &TokenRequest,
     ) -> Result<AccessToken, CredentialError> {
         let resource = super::resource_of(request)?;
-        let mut url = self.url.clone();
-        url.query_pairs_mut()
-            .append_pair("api-version", API_VERSION)
-            .append_pair("resource", resource);
+        let url = with_query(
+            &self.url,
+            [("api-version", API_VERSION), ("resource", resource)],
+        );
         let client = self.transport.identity_client();
 
         let challenge = send_with_retry(&self.retry, imds_transient, || {
@@ -94,18 +94,20 @@ impl Arc {
         let key_path = check_key_path(Path::new(realm), &self.tokens_dir)?;
         let key = read_key(&key_path, &self.tokens_dir).await?;
 
-        let reply = send_with_retry(&self.retry, imds_transient, || {
-            client
-                .get(url.clone())
-                .header("Metadata", "true")
-                .header("Authorization", format!("Basic {key}"))
-        })
-        .await
-        .map_err(|failure| unreachable(SOURCE, &self.url, failure))?;
-        if reply.status.is_success() {
-            return token_from(SOURCE, &reply);
-        }
-        Err(self.unexpected(&reply, "a token"))
+        fetch(
+            SOURCE,
+            &self.retry,
+            imds_transient,
+            || {
+                client
+                    .get(url.clone())
+                    .header("Metadata", "true")
+                    .header("Authorization", format!("Basic {key}"))
+            },
+            |failure| unreachable(SOURCE, &self.url, failure),
+        )
+        .await?
+        .map_err(|reply| self.unexpected(&reply, "a token"))
     }
 
     fn unexpected(&self, reply: &Reply, wanted: &str) -> CredentialError {
@@ -129,13 +131,19 @@ impl Arc {
                 CredentialErrorKind::IdentityNotFound,
                 format!("the Azure Arc server has no system-assigned identity ({text})"),
             )
-            .with_fix("connect the server to Azure Arc again (`azcmagent connect`), which creates its identity");
+            .with_fix(concat!(
+                "connect the server to Azure Arc again (`azcmagent connect`), ",
+                "which creates its identity"
+            ));
         }
         error(
             CredentialErrorKind::Refused,
             format!("the Azure Arc agent refused the token request ({text})"),
         )
-        .with_fix("run kvref as a user in the `himds` group (Linux) or as an administrator (Windows), so it may read the agent's key file")
+        .with_fix(concat!(
+            "run kvref as a user in the `himds` group (Linux) or as an administrator (Windows), ",
+            "so it may read the agent's key file"
+        ))
     }
 }
 
@@ -152,9 +160,10 @@ fn tokens_dir(env: &Env) -> PathBuf {
 }
 
 fn key_file_error(message: String) -> CredentialError {
-    error(CredentialErrorKind::InvalidResponse, message).with_fix(
-        "the identity endpoint is not a genuine Azure Arc agent, or IDENTITY_ENDPOINT points elsewhere; check IDENTITY_ENDPOINT and IMDS_ENDPOINT",
-    )
+    error(CredentialErrorKind::InvalidResponse, message).with_fix(concat!(
+        "the identity endpoint is not a genuine Azure Arc agent, or IDENTITY_ENDPOINT points ",
+        "elsewhere; check IDENTITY_ENDPOINT and IMDS_ENDPOINT"
+    ))
 }
 
 /// The checks that need no file system: a `.key` file directly in the tokens folder, no `..`.

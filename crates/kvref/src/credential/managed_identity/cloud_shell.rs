@@ -1,11 +1,9 @@
 //! Azure Cloud Shell: `POST {MSI_ENDPOINT}` with `Metadata: true` and the form `resource=…`.
 //! Only the signed-in user's identity exists there (no user-assigned identities).
 
-use super::{
-    ManagedIdentitySource, endpoint_url, error, gave_up, status_text, token_from, unreachable,
-};
+use super::{ManagedIdentitySource, endpoint_url, error, fetch, status_text, unreachable};
 use crate::Env;
-use crate::credential::retry::{RetryOptions, send_with_retry, standard_transient};
+use crate::credential::retry::{RetryOptions, standard_transient};
 use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
 use crate::transport::HttpTransport;
 
@@ -37,27 +35,31 @@ impl CloudShell {
     ) -> Result<AccessToken, CredentialError> {
         let resource = super::resource_of(request)?;
         let client = self.transport.identity_client();
-        let reply = send_with_retry(&self.retry, standard_transient, || {
-            client
-                .post(self.url.clone())
-                .header("Metadata", "true")
-                .form(&[("resource", resource)])
-        })
-        .await
-        .map_err(|failure| unreachable(SOURCE, &self.url, failure))?;
-        if reply.status.is_success() {
-            return token_from(SOURCE, &reply);
-        }
-        if standard_transient(reply.status) {
-            return Err(gave_up(SOURCE, &reply));
-        }
-        Err(error(
-            CredentialErrorKind::Refused,
-            format!(
-                "Cloud Shell refused the token request for {resource} ({})",
-                status_text(&reply)
-            ),
+        fetch(
+            SOURCE,
+            &self.retry,
+            standard_transient,
+            || {
+                client
+                    .post(self.url.clone())
+                    .header("Metadata", "true")
+                    .form(&[("resource", resource)])
+            },
+            |failure| unreachable(SOURCE, &self.url, failure),
         )
-        .with_fix("Cloud Shell issues tokens for a fixed list of audiences (Key Vault is one); check the scope"))
+        .await?
+        .map_err(|reply| {
+            error(
+                CredentialErrorKind::Refused,
+                format!(
+                    "Cloud Shell refused the token request for {resource} ({})",
+                    status_text(&reply)
+                ),
+            )
+            .with_fix(concat!(
+                "Cloud Shell issues tokens for a fixed list of audiences (Key Vault is one); ",
+                "check the scope"
+            ))
+        })
     }
 }

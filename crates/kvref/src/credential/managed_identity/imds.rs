@@ -10,20 +10,34 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use super::{
-    Context, ManagedIdentitySource, endpoint_url, error, gave_up, status_text, token_from,
-    unreachable,
+    Context, ManagedIdentitySource, SelectorNames, endpoint_url, error, fetch, status_text,
+    unreachable, with_query,
 };
 use crate::Env;
-use crate::credential::retry::{RetryOptions, imds_transient, send_with_retry};
-use crate::credential::{
-    AccessToken, CredentialError, CredentialErrorKind, TokenRequest, UserAssignedId,
-};
+use crate::credential::retry::{Reply, RetryOptions, imds_transient};
+use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
 use crate::transport::HttpTransport;
 
 const DEFAULT_HOST: &str = "http://169.254.169.254";
 const TOKEN_PATH: &str = "/metadata/identity/oauth2/token";
 const API_VERSION: &str = "2018-02-01";
 const SOURCE: ManagedIdentitySource = ManagedIdentitySource::Imds;
+const SELECTORS: SelectorNames = SelectorNames {
+    client_id: "client_id",
+    object_id: "object_id",
+    resource_id: "msi_res_id",
+};
+
+const ENABLE_SYSTEM_IDENTITY: &str = concat!(
+    "enable the system-assigned identity: ",
+    "`az vm identity assign --name <vm> --resource-group <group>` ",
+    "(scale sets: `az vmss identity assign`), ",
+    "or select a user-assigned identity with AZURE_CLIENT_ID"
+);
+const ASSIGN_USER_IDENTITY: &str = concat!(
+    "assign the identity to this resource (`az vm identity assign --name <vm> ",
+    "--resource-group <group> --identities <identity resource id>`)"
+);
 
 #[derive(Debug)]
 pub(super) struct Imds {
@@ -88,13 +102,17 @@ impl Imds {
         error(
             CredentialErrorKind::Unavailable,
             format!(
-                "no managed identity endpoint in the environment, and IMDS at {} is not available: {why}",
+                "no managed identity endpoint in the environment, and IMDS at {} is not \
+                 available: {why}",
                 super::redact_query(&self.url)
             ),
         )
-        .with_fix(
-            "on Azure, enable a managed identity for this resource (App Service: `az webapp identity assign --name <app> --resource-group <group>`; VM: `az vm identity assign --name <vm> --resource-group <group>`); on a developer machine, log in with `az login`",
-        )
+        .with_fix(concat!(
+            "on Azure, enable a managed identity for this resource ",
+            "(App Service: `az webapp identity assign --name <app> --resource-group <group>`; ",
+            "VM: `az vm identity assign --name <vm> --resource-group <group>`); ",
+            "on a developer machine, log in with `az login`"
+        ))
     }
 
     pub(super) async fn get_token(
@@ -103,68 +121,71 @@ impl Imds {
         ctx: &Context<'_>,
     ) -> Result<AccessToken, CredentialError> {
         let resource = super::resource_of(request)?;
-        let mut url = self.url.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("api-version", API_VERSION)
-                .append_pair("resource", resource);
-            match ctx.identity {
-                Some(UserAssignedId::ClientId(id)) => query.append_pair("client_id", id),
-                Some(UserAssignedId::ObjectId(id)) => query.append_pair("object_id", id),
-                Some(UserAssignedId::ResourceId(id)) => query.append_pair("msi_res_id", id),
-                None => &mut query,
-            };
-        }
+        let query = [("api-version", API_VERSION), ("resource", resource)];
+        let url = with_query(
+            &self.url,
+            query.into_iter().chain(SELECTORS.pair(ctx.identity)),
+        );
         let client = self.transport.identity_client();
-        let reply = send_with_retry(&self.retry, imds_transient, || {
-            client.get(url.clone()).header("Metadata", "true")
-        })
-        .await
-        .map_err(|failure| {
-            if failure.refused {
-                // Nothing listens there: there is no IMDS here.
-                self.absent("the connection was refused")
-            } else {
-                unreachable(SOURCE, &self.url, failure)
-            }
-        })?;
-        if reply.status.is_success() {
-            return token_from(SOURCE, &reply);
-        }
-        if imds_transient(reply.status) {
-            return Err(gave_up(SOURCE, &reply));
-        }
-        let text = status_text(&reply);
-        let lower = text.to_ascii_lowercase();
-        Err(match reply.status {
-            StatusCode::BAD_REQUEST if lower.contains("identity not found") => error(
+        fetch(
+            SOURCE,
+            &self.retry,
+            imds_transient,
+            || client.get(url.clone()).header("Metadata", "true"),
+            |failure| {
+                if failure.refused {
+                    // Nothing listens there: there is no IMDS here.
+                    self.absent("the connection was refused")
+                } else {
+                    unreachable(SOURCE, &self.url, failure)
+                }
+            },
+        )
+        .await?
+        .map_err(|reply| refusal(&reply, ctx))
+    }
+}
+
+/// What a final, non-token IMDS reply means.
+fn refusal(reply: &Reply, ctx: &Context<'_>) -> CredentialError {
+    let text = status_text(reply);
+    let lower = text.to_ascii_lowercase();
+    match reply.status {
+        StatusCode::BAD_REQUEST if lower.contains("identity not found") => {
+            let fix = match ctx.identity {
+                None => ENABLE_SYSTEM_IDENTITY.to_owned(),
+                Some(id) => format!("{ASSIGN_USER_IDENTITY}, or correct the {}", id.kind()),
+            };
+            error(
                 CredentialErrorKind::IdentityNotFound,
                 format!("IMDS has no {} for this resource ({text})", ctx.describe()),
             )
-            .with_fix(match ctx.identity {
-                None => "enable the system-assigned identity: `az vm identity assign --name <vm> --resource-group <group>` (scale sets: `az vmss identity assign`), or select a user-assigned identity with AZURE_CLIENT_ID".to_owned(),
-                Some(id) => format!(
-                    "assign the identity to this resource (`az vm identity assign --name <vm> --resource-group <group> --identities <identity resource id>`), or correct the {}",
-                    id.kind()
-                ),
-            }),
-            StatusCode::BAD_REQUEST if lower.contains("multiple user assigned identities") => error(
-                CredentialErrorKind::InvalidConfiguration,
-                format!("IMDS cannot choose an identity: this resource has several user-assigned identities and no system-assigned one ({text})"),
-            )
-            .with_fix("choose one: set AZURE_CLIENT_ID to its client id, or pass a UserAssignedId"),
-            StatusCode::FORBIDDEN if lower.contains("unreachable") => error(
-                CredentialErrorKind::Unavailable,
-                format!("IMDS is not reachable from here ({text})"),
-            )
-            .with_fix("run on an Azure resource with a managed identity, or log in with `az login` for local development"),
-            _ => error(
-                CredentialErrorKind::Refused,
-                format!("IMDS refused the token request for {} ({text})", ctx.describe()),
-            )
-            .with_fix("check the requested scope and the identity; the service's message says which"),
-        })
+            .with_fix(fix)
+        }
+        StatusCode::BAD_REQUEST if lower.contains("multiple user assigned identities") => error(
+            CredentialErrorKind::InvalidConfiguration,
+            format!(
+                "IMDS cannot choose an identity: this resource has several user-assigned \
+                 identities and no system-assigned one ({text})"
+            ),
+        )
+        .with_fix("choose one: set AZURE_CLIENT_ID to its client id, or pass a UserAssignedId"),
+        StatusCode::FORBIDDEN if lower.contains("unreachable") => error(
+            CredentialErrorKind::Unavailable,
+            format!("IMDS is not reachable from here ({text})"),
+        )
+        .with_fix(concat!(
+            "run on an Azure resource with a managed identity, ",
+            "or log in with `az login` for local development"
+        )),
+        _ => error(
+            CredentialErrorKind::Refused,
+            format!(
+                "IMDS refused the token request for {} ({text})",
+                ctx.describe()
+            ),
+        )
+        .with_fix("check the requested scope and the identity; the service's message says which"),
     }
 }
 

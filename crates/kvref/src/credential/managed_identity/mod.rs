@@ -25,7 +25,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
-use super::retry::{NoResponse, Reply, RetryOptions};
+use reqwest::StatusCode;
+use secrecy::SecretString;
+
+use super::retry::{NoResponse, Reply, RetryOptions, send_with_retry};
 use super::token_response::{describe_error_body, parse_token_response};
 use super::user_assigned::{IdentitySelection, identity_kind, select_identity};
 use super::{
@@ -46,7 +49,8 @@ const ARC_DEFAULT_ENDPOINT: &str = "http://localhost:40342/metadata/identity/oau
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ManagedIdentitySource {
-    /// App Service, Functions, Container Apps (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`, api-version 2019-08-01).
+    /// App Service, Functions, Container Apps (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`,
+    /// api-version 2019-08-01).
     AppService,
     /// The older App Service protocol (`MSI_ENDPOINT`, `MSI_SECRET`, api-version 2017-09-01).
     LegacyAppService,
@@ -395,7 +399,8 @@ fn check_supported(
     let (what, fix) = match source {
         ManagedIdentitySource::LegacyAppService => (
             format!(
-                "the legacy App Service protocol (MSI_ENDPOINT, api-version 2017-09-01) selects user-assigned identities by client id only, not by {}",
+                "the legacy App Service protocol (MSI_ENDPOINT, api-version 2017-09-01) \
+                 selects user-assigned identities by client id only, not by {}",
                 id.kind()
             ),
             "select the identity by its client id (UserAssignedId::ClientId or AZURE_CLIENT_ID)"
@@ -447,6 +452,67 @@ pub(super) fn endpoint_url(env: &Env, variable: &str) -> Result<url::Url, Creden
         ));
     }
     Ok(url)
+}
+
+/// A secret the platform puts in the environment (an identity header), kept out of Debug.
+pub(super) fn secret_from(env: &Env, variable: &str) -> SecretString {
+    SecretString::from(env.get(variable).unwrap_or_default().to_owned())
+}
+
+/// The query parameters a protocol selects a user-assigned identity with.
+pub(super) struct SelectorNames {
+    pub(super) client_id: &'static str,
+    pub(super) object_id: &'static str,
+    pub(super) resource_id: &'static str,
+}
+
+impl SelectorNames {
+    /// The query pair that selects `identity`; none for the system-assigned identity.
+    pub(super) fn pair<'a>(
+        &self,
+        identity: Option<&'a UserAssignedId>,
+    ) -> Option<(&'static str, &'a str)> {
+        Some(match identity? {
+            UserAssignedId::ClientId(id) => (self.client_id, id.as_str()),
+            UserAssignedId::ObjectId(id) => (self.object_id, id.as_str()),
+            UserAssignedId::ResourceId(id) => (self.resource_id, id.as_str()),
+        })
+    }
+}
+
+/// `base` with `pairs` appended to its query, in order.
+pub(super) fn with_query<'a>(
+    base: &url::Url,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> url::Url {
+    let mut url = base.clone();
+    url.query_pairs_mut().extend_pairs(pairs);
+    url
+}
+
+/// A token, or the endpoint's final, non-transient reply for the source to explain.
+pub(super) type Answer = Result<AccessToken, Reply>;
+
+/// Sends the request `build` makes, retrying while `transient` says so, and reads the outcome
+/// as every source does: a 2xx must hold a token, a reply still transient when the budget ran
+/// out is [`gave_up`], and no answer at all is turned into an error by `no_response`.
+pub(super) async fn fetch(
+    source: ManagedIdentitySource,
+    retry: &RetryOptions,
+    transient: fn(StatusCode) -> bool,
+    build: impl Fn() -> reqwest::RequestBuilder,
+    no_response: impl FnOnce(NoResponse) -> CredentialError,
+) -> Result<Answer, CredentialError> {
+    let reply = send_with_retry(retry, transient, build)
+        .await
+        .map_err(no_response)?;
+    if reply.status.is_success() {
+        return token_from(source, &reply).map(Ok);
+    }
+    if transient(reply.status) {
+        return Err(gave_up(source, &reply));
+    }
+    Ok(Err(reply))
 }
 
 pub(super) fn error(kind: CredentialErrorKind, message: impl Into<String>) -> CredentialError {
@@ -502,7 +568,10 @@ pub(super) fn unreachable(
             failure.detail
         ),
     )
-    .with_fix("check that the identity endpoint variables belong to this machine or container and that the platform's identity service is running")
+    .with_fix(concat!(
+        "check that the identity endpoint variables belong to this machine or container ",
+        "and that the platform's identity service is running"
+    ))
 }
 
 /// A reply that is still transient after the retry budget.
@@ -516,7 +585,10 @@ pub(super) fn gave_up(source: ManagedIdentitySource, reply: &Reply) -> Credentia
             reply.elapsed.as_secs_f64()
         ),
     )
-    .with_fix("the platform's identity service is unavailable or throttling; retry later, or raise the retry budget (RetryOptions::max_elapsed)")
+    .with_fix(concat!(
+        "the platform's identity service is unavailable or throttling; retry later, ",
+        "or raise the retry budget (RetryOptions::max_elapsed)"
+    ))
 }
 
 /// An endpoint URL without its query, for messages.

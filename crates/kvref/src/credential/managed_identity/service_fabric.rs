@@ -18,10 +18,11 @@ use secrecy::{ExposeSecret, SecretString};
 use sha1::{Digest, Sha1};
 
 use super::{
-    ManagedIdentitySource, endpoint_url, error, gave_up, status_text, token_from, unreachable,
+    ManagedIdentitySource, endpoint_url, error, fetch, secret_from, status_text, unreachable,
+    with_query,
 };
 use crate::Env;
-use crate::credential::retry::{RetryOptions, send_with_retry};
+use crate::credential::retry::{Reply, RetryOptions};
 use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
 use crate::transport::HttpTransport;
 
@@ -60,7 +61,7 @@ impl ServiceFabric {
         let client = pinned_client(transport, thumbprint)?;
         Ok(Self {
             url,
-            header: SecretString::from(env.get("IDENTITY_HEADER").unwrap_or_default().to_owned()),
+            header: secret_from(env, "IDENTITY_HEADER"),
             client,
             retry,
         })
@@ -71,56 +72,67 @@ impl ServiceFabric {
         request: &TokenRequest,
     ) -> Result<AccessToken, CredentialError> {
         let resource = super::resource_of(request)?;
-        let mut url = self.url.clone();
-        url.query_pairs_mut()
-            .append_pair("api-version", API_VERSION)
-            .append_pair("resource", resource);
-        let reply = send_with_retry(&self.retry, transient, || {
-            self.client
-                .get(url.clone())
-                .header("Secret", self.header.expose_secret())
-        })
-        .await
-        .map_err(|failure| {
-            let mut err = unreachable(SOURCE, &self.url, failure);
-            if err.message().contains("certificate") {
-                err = err.with_fix("the server's certificate does not match IDENTITY_SERVER_THUMBPRINT; check that the variables come from this Service Fabric node");
-            }
-            err
-        })?;
-        if reply.status.is_success() {
-            return token_from(SOURCE, &reply);
-        }
-        if transient(reply.status) {
-            return Err(gave_up(SOURCE, &reply));
-        }
-        let text = status_text(&reply);
-        Err(
-            if reply.status == StatusCode::NOT_FOUND || text.contains("ManagedIdentityNotFound") {
-                error(
-                    CredentialErrorKind::IdentityNotFound,
-                    format!("Service Fabric has no managed identity for this application ({text})"),
-                )
-                .with_fix("declare a managed identity for the application and its service in the application manifest, and assign it in the cluster's ARM template")
-            } else if matches!(
-                reply.status,
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-            ) || text.contains("SecretHeaderNotFound")
-            {
-                error(
-                    CredentialErrorKind::Refused,
-                    format!("the Service Fabric identity endpoint refused the Secret header ({text})"),
-                )
-                .with_fix("IDENTITY_HEADER is set by Service Fabric for this process; read it from the process environment, never copy it")
-            } else {
-                error(
-                    CredentialErrorKind::Refused,
-                    format!("Service Fabric refused the token request ({text})"),
-                )
-                .with_fix("check the requested scope; the service's message says what is wrong")
+        let url = with_query(
+            &self.url,
+            [("api-version", API_VERSION), ("resource", resource)],
+        );
+        fetch(
+            SOURCE,
+            &self.retry,
+            transient,
+            || {
+                self.client
+                    .get(url.clone())
+                    .header("Secret", self.header.expose_secret())
+            },
+            |failure| {
+                let err = unreachable(SOURCE, &self.url, failure);
+                if err.message().contains("certificate") {
+                    return err.with_fix(concat!(
+                        "the server's certificate does not match IDENTITY_SERVER_THUMBPRINT; ",
+                        "check that the variables come from this Service Fabric node"
+                    ));
+                }
+                err
             },
         )
+        .await?
+        .map_err(|reply| refusal(&reply))
     }
+}
+
+/// What a final, non-token Service Fabric reply means.
+fn refusal(reply: &Reply) -> CredentialError {
+    let text = status_text(reply);
+    if reply.status == StatusCode::NOT_FOUND || text.contains("ManagedIdentityNotFound") {
+        return error(
+            CredentialErrorKind::IdentityNotFound,
+            format!("Service Fabric has no managed identity for this application ({text})"),
+        )
+        .with_fix(concat!(
+            "declare a managed identity for the application and its service in the ",
+            "application manifest, and assign it in the cluster's ARM template"
+        ));
+    }
+    if matches!(
+        reply.status,
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    ) || text.contains("SecretHeaderNotFound")
+    {
+        return error(
+            CredentialErrorKind::Refused,
+            format!("the Service Fabric identity endpoint refused the Secret header ({text})"),
+        )
+        .with_fix(concat!(
+            "IDENTITY_HEADER is set by Service Fabric for this process; ",
+            "read it from the process environment, never copy it"
+        ));
+    }
+    error(
+        CredentialErrorKind::Refused,
+        format!("Service Fabric refused the token request ({text})"),
+    )
+    .with_fix("check the requested scope; the service's message says what is wrong")
 }
 
 /// 40 hex digits (SHA-1), case-insensitive; spaces and colons, as some tools print them, are ignored.
