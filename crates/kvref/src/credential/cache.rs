@@ -298,6 +298,16 @@ mod tests {
         TokenRequest::new("https://vault.azure.net/.default")
     }
 
+    /// The token the cache hands out now.
+    async fn secret_of(cache: &TokenCache) -> String {
+        cache
+            .get_token(&request())
+            .await
+            .unwrap()
+            .secret()
+            .to_owned()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn concurrent_callers_share_one_fetch() {
         let inner = Scripted::new(3600);
@@ -345,24 +355,12 @@ mod tests {
     async fn refreshes_five_minutes_before_expiry_once() {
         let inner = Scripted::new(3600);
         let cache = TokenCache::new(inner.clone());
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-1"
-        );
+        assert_eq!(secret_of(&cache).await, "token-1");
         tokio::time::advance(Duration::from_secs(3600 - 301)).await;
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-1"
-        );
+        assert_eq!(secret_of(&cache).await, "token-1");
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-2"
-        );
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-2"
-        );
+        assert_eq!(secret_of(&cache).await, "token-2");
+        assert_eq!(secret_of(&cache).await, "token-2");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
     }
 
@@ -372,15 +370,9 @@ mod tests {
         let cache = TokenCache::new(inner.clone());
         cache.get_token(&request()).await.unwrap();
         tokio::time::advance(Duration::from_secs(59)).await;
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-1"
-        );
+        assert_eq!(secret_of(&cache).await, "token-1");
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-2"
-        );
+        assert_eq!(secret_of(&cache).await, "token-2");
     }
 
     #[tokio::test(start_paused = true)]
@@ -390,23 +382,14 @@ mod tests {
         cache.get_token(&request()).await.unwrap();
         inner.fail.store(true, Ordering::SeqCst);
         tokio::time::advance(Duration::from_secs(3600 - 200)).await;
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-1"
-        );
+        assert_eq!(secret_of(&cache).await, "token-1");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
         // Not retried on every call...
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-1"
-        );
+        assert_eq!(secret_of(&cache).await, "token-1");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
         // ...but again 30 s later.
         tokio::time::advance(Duration::from_secs(31)).await;
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-1"
-        );
+        assert_eq!(secret_of(&cache).await, "token-1");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
         // Once expired, the failure shows.
         tokio::time::advance(Duration::from_secs(200)).await;
@@ -428,10 +411,7 @@ mod tests {
         while inner.calls.load(Ordering::SeqCst) < 2 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(
-            cache.get_token(&request()).await.unwrap().secret(),
-            "token-1"
-        );
+        assert_eq!(secret_of(&cache).await, "token-1");
         drop(held);
         assert_eq!(refresher.await.unwrap().secret(), "token-2");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);

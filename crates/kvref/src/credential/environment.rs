@@ -58,63 +58,69 @@ impl std::fmt::Debug for Proof {
 impl EnvironmentCredential {
     /// Reads the configuration from `env`. Fails with kind `Unavailable` when it is incomplete.
     pub fn new(env: &Env, transport: HttpTransport) -> Result<Self, CredentialError> {
-        let tenant_id = env.get("AZURE_TENANT_ID");
-        let client_id = env.get("AZURE_CLIENT_ID");
-        let secret = env.get("AZURE_CLIENT_SECRET");
-        let certificate_path = env.get("AZURE_CLIENT_CERTIFICATE_PATH");
-        match (tenant_id, client_id, secret, certificate_path) {
-            (Some(tenant_id), Some(client_id), Some(secret), _) => Ok(Self {
-                client: EntraClient::new(
-                    CREDENTIAL,
-                    env,
-                    tenant_id.trim(),
-                    client_id.trim(),
-                    transport,
-                )?,
-                proof: Proof::Secret(SecretString::from(secret.to_owned())),
-            }),
-            (Some(tenant_id), Some(client_id), None, Some(path)) => {
-                let send_chain = env
-                    .get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
-                    .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-                let certificate = ClientCertificate::from_pem_file(std::path::Path::new(path), send_chain)
-                    .map_err(|e| {
-                        CredentialError::new(
-                            CredentialErrorKind::InvalidConfiguration,
-                            CREDENTIAL,
-                            format!("AZURE_CLIENT_CERTIFICATE_PATH cannot be used: {e}"),
-                        )
-                        .with_fix("point AZURE_CLIENT_CERTIFICATE_PATH at a PEM file holding the certificate and its unencrypted RSA private key")
-                    })?;
-                Ok(Self {
-                    client: EntraClient::new(
-                        CREDENTIAL,
-                        env,
-                        tenant_id.trim(),
-                        client_id.trim(),
-                        transport,
-                    )?,
-                    proof: Proof::Certificate(Arc::new(certificate)),
-                })
-            }
-            _ => {
-                let missing: Vec<&str> = [
-                    "AZURE_TENANT_ID",
-                    "AZURE_CLIENT_ID",
-                    "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH",
-                ]
-                .into_iter()
-                .filter(|name| name.split(" or ").all(|n| !env.contains(n)))
-                .collect();
-                Err(CredentialError::new(
-                    CredentialErrorKind::Unavailable,
-                    CREDENTIAL,
-                    format!("not configured: {} not set", missing.join(", ")),
-                )
-                .with_fix("for a service principal, set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)"))
-            }
-        }
+        let (Some(tenant_id), Some(client_id)) =
+            (env.get("AZURE_TENANT_ID"), env.get("AZURE_CLIENT_ID"))
+        else {
+            return Err(not_configured(env));
+        };
+        let proof = match (
+            env.get("AZURE_CLIENT_SECRET"),
+            env.get("AZURE_CLIENT_CERTIFICATE_PATH"),
+        ) {
+            (Some(secret), _) => Proof::Secret(SecretString::from(secret.to_owned())),
+            (None, Some(path)) => Proof::Certificate(Arc::new(certificate_from(env, path)?)),
+            (None, None) => return Err(not_configured(env)),
+        };
+        Ok(Self {
+            client: EntraClient::new(
+                CREDENTIAL,
+                env,
+                tenant_id.trim(),
+                client_id.trim(),
+                transport,
+            )?,
+            proof,
+        })
     }
+}
+
+/// The PEM file `AZURE_CLIENT_CERTIFICATE_PATH` names, with the chain when asked for.
+fn certificate_from(env: &Env, path: &str) -> Result<ClientCertificate, CredentialError> {
+    let send_chain = env
+        .get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
+        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    ClientCertificate::from_pem_file(std::path::Path::new(path), send_chain).map_err(|e| {
+        CredentialError::new(
+            CredentialErrorKind::InvalidConfiguration,
+            CREDENTIAL,
+            format!("AZURE_CLIENT_CERTIFICATE_PATH cannot be used: {e}"),
+        )
+        .with_fix(concat!(
+            "point AZURE_CLIENT_CERTIFICATE_PATH at a PEM file holding the certificate ",
+            "and its unencrypted RSA private key"
+        ))
+    })
+}
+
+/// `Unavailable`, naming the variables that are not set.
+fn not_configured(env: &Env) -> CredentialError {
+    let missing: Vec<&str> = [
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH",
+    ]
+    .into_iter()
+    .filter(|name| name.split(" or ").all(|n| !env.contains(n)))
+    .collect();
+    CredentialError::new(
+        CredentialErrorKind::Unavailable,
+        CREDENTIAL,
+        format!("not configured: {} not set", missing.join(", ")),
+    )
+    .with_fix(concat!(
+        "for a service principal, set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET ",
+        "(or AZURE_CLIENT_CERTIFICATE_PATH)"
+    ))
 }
 
 #[async_trait]
@@ -128,12 +134,19 @@ impl TokenCredential for EnvironmentCredential {
             Proof::Secret(secret) => (
                 "client_secret",
                 ClientProof::Secret(secret.clone()),
-                "check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; secrets expire (`az ad app credential reset --id <client id>` makes a new one)",
+                concat!(
+                    "check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET; secrets expire ",
+                    "(`az ad app credential reset --id <client id>` makes a new one)"
+                ),
             ),
             Proof::Certificate(certificate) => (
                 "client_certificate",
                 ClientProof::Certificate(certificate.clone()),
-                "check that the certificate in AZURE_CLIENT_CERTIFICATE_PATH is registered on the app (`az ad app credential list --id <client id> --cert`) and not expired",
+                concat!(
+                    "check that the certificate in AZURE_CLIENT_CERTIFICATE_PATH is registered ",
+                    "on the app (`az ad app credential list --id <client id> --cert`) ",
+                    "and not expired"
+                ),
             ),
         };
         traced(
