@@ -34,14 +34,7 @@ fn chain(emu: &Emulator, env: Env) -> DefaultCredential {
 #[tokio::test]
 async fn every_managed_identity_source_is_found_by_the_chain_before_developer_tools() {
     let emu = start(Identities::ALL).await;
-    for source in [
-        "app_service",
-        "legacy_app_service",
-        "imds",
-        "arc",
-        "cloud_shell",
-        "service_fabric",
-    ] {
+    for source in MANAGED_IDENTITY_SOURCES {
         let tools = FakeTools::new();
         let chain = chain(&emu, with_tools(&emu, source, &tools));
         let token = chain.get_token(&TokenRequest::new(SCOPE)).await.unwrap();
@@ -87,11 +80,7 @@ async fn the_chain_passes_the_user_assigned_identity_and_azure_client_id() {
 #[tokio::test]
 async fn a_missing_identity_moves_on_to_the_developer_login() {
     // The endpoint exists but the app has no identity: unavailable, so a developer's az works.
-    let emu = start(Identities {
-        system: false,
-        user_assigned: 0,
-    })
-    .await;
+    let emu = start(Identities::NONE).await;
     let tools = FakeTools::new();
     let chain = chain(&emu, with_tools(&emu, "app_service", &tools));
     let token = chain.get_token(&TokenRequest::new(SCOPE)).await.unwrap();

@@ -7,8 +7,8 @@ mod cred_emulator;
 use cred_emulator::*;
 use kvref::Env;
 use kvref::credential::{
-    CredentialErrorKind, IdentitySelection, ManagedIdentityCredential, ManagedIdentityOptions,
-    ManagedIdentitySource, TokenCredential, TokenRequest, UserAssignedId,
+    CredentialError, CredentialErrorKind, IdentitySelection, ManagedIdentityCredential,
+    ManagedIdentityOptions, ManagedIdentitySource, TokenCredential, TokenRequest, UserAssignedId,
 };
 use kvref_emulator::{Emulator, Endpoint, Fault};
 use serde_json::json;
@@ -21,7 +21,7 @@ fn credential_for(
     emu: &Emulator,
     env: Env,
     id: UserAssignedId,
-) -> Result<ManagedIdentityCredential, kvref::credential::CredentialError> {
+) -> Result<ManagedIdentityCredential, CredentialError> {
     ManagedIdentityCredential::new(
         ManagedIdentityOptions::new(env, transport(emu)).with_user_assigned(id),
     )
@@ -29,6 +29,14 @@ fn credential_for(
 
 fn request() -> TokenRequest {
     TokenRequest::new(SCOPE)
+}
+
+/// The error the credential for `env` (system-assigned unless `env` chooses) ends with.
+async fn token_error(emu: &Emulator, env: Env) -> CredentialError {
+    credential(emu, env)
+        .get_token(&request())
+        .await
+        .unwrap_err()
 }
 
 const SOURCES: [(&str, ManagedIdentitySource, Endpoint); 6] = [
@@ -203,8 +211,7 @@ async fn sources_without_user_assigned_identities_refuse_one_before_any_request(
             );
         }
         // AZURE_CLIENT_ID is a choice too, and the fix says to unset it.
-        let mut with_client_id = env(&emu, source);
-        with_client_id.set("AZURE_CLIENT_ID", UAMI_CLIENT_ID);
+        let with_client_id = env_with(&emu, source, &[("AZURE_CLIENT_ID", UAMI_CLIENT_ID)]);
         let err = ManagedIdentityCredential::new(ManagedIdentityOptions::new(
             with_client_id,
             transport(&emu),
@@ -218,14 +225,7 @@ async fn sources_without_user_assigned_identities_refuse_one_before_any_request(
 #[tokio::test]
 async fn precedence_explicit_then_azure_client_id_then_connection_string_then_system() {
     let emu = start(Identities::ALL).await;
-    let base = env(&emu, "app_service");
-    let with = |pairs: &[(&str, &str)]| {
-        let mut env = base.clone();
-        for (k, v) in pairs {
-            env.set(*k, *v);
-        }
-        env
-    };
+    let with = |overrides: &[(&str, &str)]| env_with(&emu, "app_service", overrides);
     let connection_string = format!("RunAs=App; AppId = '{OTHER_CLIENT_ID}'");
     let everything = with(&[
         ("AZURE_CLIENT_ID", UAMI_CLIENT_ID),
@@ -298,20 +298,13 @@ async fn precedence_explicit_then_azure_client_id_then_connection_string_then_sy
 
 #[tokio::test]
 async fn no_identity_is_identity_not_found_with_a_fix() {
-    let emu = start(Identities {
-        system: false,
-        user_assigned: 0,
-    })
-    .await;
+    let emu = start(Identities::NONE).await;
     for (source, fix) in [
         ("app_service", "az webapp identity assign"),
         ("legacy_app_service", "az webapp identity assign"),
         ("imds", "az vm identity assign"),
     ] {
-        let err = credential(&emu, env(&emu, source))
-            .get_token(&request())
-            .await
-            .unwrap_err();
+        let err = token_error(&emu, env(&emu, source)).await;
         assert_eq!(
             err.kind(),
             CredentialErrorKind::IdentityNotFound,
@@ -364,10 +357,7 @@ async fn imds_with_several_identities_and_no_selector_asks_to_choose() {
         user_assigned: 2,
     })
     .await;
-    let err = credential(&emu, env(&emu, "imds"))
-        .get_token(&request())
-        .await
-        .unwrap_err();
+    let err = token_error(&emu, env(&emu, "imds")).await;
     assert_eq!(err.kind(), CredentialErrorKind::InvalidConfiguration);
     assert!(
         err.message().contains("several user-assigned identities"),
@@ -385,12 +375,8 @@ async fn a_wrong_identity_header_is_refused() {
         ("legacy_app_service", "MSI_SECRET"),
         ("service_fabric", "IDENTITY_HEADER"),
     ] {
-        let mut env = env(&emu, source);
-        env.set(variable, "not-the-right-header");
-        let err = credential(&emu, env)
-            .get_token(&request())
-            .await
-            .unwrap_err();
+        let env = env_with(&emu, source, &[(variable, "not-the-right-header")]);
+        let err = token_error(&emu, env).await;
         assert_eq!(err.kind(), CredentialErrorKind::Refused, "{source}: {err}");
         assert!(!err.is_unavailable());
         assert!(!err.to_string().contains("not-the-right-header"));
@@ -401,20 +387,20 @@ async fn a_wrong_identity_header_is_refused() {
 #[tokio::test]
 async fn service_fabric_accepts_only_the_pinned_certificate() {
     let emu = start(Identities::ALL).await;
-    let mut env = env(&emu, "service_fabric");
     // A different, well-formed thumbprint: the TLS handshake must fail before any request.
-    env.set(
-        "IDENTITY_SERVER_THUMBPRINT",
-        "0123456789ABCDEF0123456789ABCDEF01234567",
+    let env = env_with(
+        &emu,
+        "service_fabric",
+        &[(
+            "IDENTITY_SERVER_THUMBPRINT",
+            "0123456789ABCDEF0123456789ABCDEF01234567",
+        )],
     );
-    let err = credential(&emu, env)
-        .get_token(&request())
-        .await
-        .unwrap_err();
+    let err = token_error(&emu, env).await;
     assert_eq!(err.kind(), CredentialErrorKind::Unreachable, "{err}");
     assert!(requests_to(&emu, Endpoint::ServiceFabric).await.is_empty());
     // And the pinned client trusts nothing else: the emulator's CA is not enough.
-    let env = env_from(
+    let env = env_with(
         &emu,
         "service_fabric",
         &[("IDENTITY_SERVER_THUMBPRINT", "zz")],
@@ -422,14 +408,6 @@ async fn service_fabric_accepts_only_the_pinned_certificate() {
     let err = ManagedIdentityCredential::new(ManagedIdentityOptions::new(env, transport(&emu)))
         .unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::InvalidConfiguration);
-}
-
-fn env_from(emu: &Emulator, source: &str, overrides: &[(&str, &str)]) -> Env {
-    let mut env = env(emu, source);
-    for (k, v) in overrides {
-        env.set(*k, *v);
-    }
-    env
 }
 
 #[tokio::test]
@@ -455,10 +433,7 @@ async fn responses_that_are_not_tokens_are_invalid_and_never_echoed() {
                 ..Fault::default()
             })
             .await;
-            let err = credential(&emu, env(&emu, source))
-                .get_token(&request())
-                .await
-                .unwrap_err();
+            let err = token_error(&emu, env(&emu, source)).await;
             assert_eq!(
                 err.kind(),
                 CredentialErrorKind::InvalidResponse,
@@ -476,15 +451,12 @@ async fn arc_checks_the_key_file_folder() {
     let elsewhere = tempfile::tempdir().unwrap();
     // The agent writes the key into its own folder; a client told to expect another folder
     // must refuse to read it.
-    let env = env_from(
+    let env = env_with(
         &emu,
         "arc",
         &[("KVREF_ARC_TOKENS_DIR", elsewhere.path().to_str().unwrap())],
     );
-    let err = credential(&emu, env)
-        .get_token(&request())
-        .await
-        .unwrap_err();
+    let err = token_error(&emu, env).await;
     assert_eq!(err.kind(), CredentialErrorKind::InvalidResponse, "{err}");
     assert!(
         err.message().contains("not in the agent's tokens folder"),

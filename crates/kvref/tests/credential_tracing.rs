@@ -45,20 +45,9 @@ async fn no_token_or_identity_secret_reaches_the_logs() {
     };
 
     // Every managed identity source, system-assigned.
-    for source in [
-        "app_service",
-        "legacy_app_service",
-        "imds",
-        "arc",
-        "cloud_shell",
-        "service_fabric",
-    ] {
+    for source in MANAGED_IDENTITY_SOURCES {
         let env = env(&emu, source);
-        for name in ["IDENTITY_HEADER", "MSI_SECRET"] {
-            if let Some(value) = env.get(name) {
-                secrets.push(value.to_owned());
-            }
-        }
+        secrets.extend(identity_secrets(&env));
         let token = mi(env, None).get_token(&request).await.unwrap();
         tokens.push(token.secret().to_owned());
     }
@@ -79,8 +68,11 @@ async fn no_token_or_identity_secret_reaches_the_logs() {
     .unwrap();
     tokens.push(token.secret().to_owned());
     // Failures: a wrong header, a response that is not a token but carries one.
-    let mut wrong = env(&emu, "app_service");
-    wrong.set("IDENTITY_HEADER", "wrong-identity-header-7731");
+    let wrong = env_with(
+        &emu,
+        "app_service",
+        &[("IDENTITY_HEADER", "wrong-identity-header-7731")],
+    );
     secrets.push("wrong-identity-header-7731".into());
     mi(wrong, None).get_token(&request).await.unwrap_err();
     emu.add_fault(Fault {
@@ -104,16 +96,7 @@ async fn no_token_or_identity_secret_reaches_the_logs() {
         .await
         .unwrap();
     tokens.push(token.secret().to_owned());
-    let host = env(&emu, "workload_identity")
-        .get("AZURE_AUTHORITY_HOST")
-        .unwrap()
-        .to_owned();
-    let secret_env = Env::from_pairs([
-        ("AZURE_TENANT_ID", TENANT),
-        ("AZURE_CLIENT_ID", SP_CLIENT_ID),
-        ("AZURE_CLIENT_SECRET", SP_SECRET),
-        ("AZURE_AUTHORITY_HOST", host.as_str()),
-    ]);
+    let secret_env = service_principal_env(&emu);
     let token = EnvironmentCredential::new(&secret_env, transport.clone())
         .unwrap()
         .get_token(&request)
@@ -187,20 +170,9 @@ async fn debug_output_of_every_credential_hides_secrets() {
     let transport = transport(&emu);
     let mut secrets = vec![SP_SECRET.to_owned()];
     let mut shown = String::new();
-    for source in [
-        "app_service",
-        "legacy_app_service",
-        "imds",
-        "arc",
-        "cloud_shell",
-        "service_fabric",
-    ] {
+    for source in MANAGED_IDENTITY_SOURCES {
         let env = env(&emu, source);
-        for name in ["IDENTITY_HEADER", "MSI_SECRET"] {
-            if let Some(value) = env.get(name) {
-                secrets.push(value.to_owned());
-            }
-        }
+        secrets.extend(identity_secrets(&env));
         let credential = ManagedIdentityCredential::new(ManagedIdentityOptions::new(
             env.clone(),
             transport.clone(),
@@ -211,16 +183,7 @@ async fn debug_output_of_every_credential_hides_secrets() {
             DefaultCredential::new(DefaultCredentialOptions::new(env, transport.clone())).unwrap();
         shown += &format!("{chain:?}\n");
     }
-    let host = env(&emu, "workload_identity")
-        .get("AZURE_AUTHORITY_HOST")
-        .unwrap()
-        .to_owned();
-    let secret_env = Env::from_pairs([
-        ("AZURE_TENANT_ID", TENANT),
-        ("AZURE_CLIENT_ID", SP_CLIENT_ID),
-        ("AZURE_CLIENT_SECRET", SP_SECRET),
-        ("AZURE_AUTHORITY_HOST", host.as_str()),
-    ]);
+    let secret_env = service_principal_env(&emu);
     let environment = EnvironmentCredential::new(&secret_env, transport.clone()).unwrap();
     let workload =
         WorkloadIdentityCredential::new(&env(&emu, "workload_identity"), transport).unwrap();

@@ -33,7 +33,22 @@ impl Identities {
         system: true,
         user_assigned: 2,
     };
+    /// An app with no managed identity at all.
+    pub const NONE: Identities = Identities {
+        system: false,
+        user_assigned: 0,
+    };
 }
+
+/// Every managed identity source the emulator gives an environment for.
+pub const MANAGED_IDENTITY_SOURCES: [&str; 6] = [
+    "app_service",
+    "legacy_app_service",
+    "imds",
+    "arc",
+    "cloud_shell",
+    "service_fabric",
+];
 
 pub fn config_toml(identities: Identities, token_lifetime_secs: u64) -> String {
     let mut toml =
@@ -99,6 +114,38 @@ pub fn env(emu: &Emulator, source: &str) -> Env {
         "the emulator has no environment for {source}"
     );
     Env::from_pairs(vars)
+}
+
+/// The environment of one identity source with some variables replaced or added.
+pub fn env_with(emu: &Emulator, source: &str, overrides: &[(&str, &str)]) -> Env {
+    let mut env = env(emu, source);
+    for (name, value) in overrides {
+        env.set(*name, *value);
+    }
+    env
+}
+
+/// The identity endpoint secrets (`IDENTITY_HEADER`, `MSI_SECRET`) in `env`, for leak checks.
+pub fn identity_secrets(env: &Env) -> Vec<String> {
+    ["IDENTITY_HEADER", "MSI_SECRET"]
+        .into_iter()
+        .filter_map(|name| env.get(name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `EnvironmentCredential`'s variables for the emulator's service principal, with its secret.
+pub fn service_principal_env(emu: &Emulator) -> Env {
+    let workload = env(emu, "workload_identity");
+    let host = workload
+        .get("AZURE_AUTHORITY_HOST")
+        .expect("the emulator names its authority host");
+    Env::from_pairs([
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", SP_CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", SP_SECRET),
+        ("AZURE_AUTHORITY_HOST", host),
+    ])
 }
 
 /// The claims of an emulator token (its JWT payload).
