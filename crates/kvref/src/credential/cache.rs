@@ -298,6 +298,26 @@ mod tests {
         TokenRequest::new("https://vault.azure.net/.default")
     }
 
+    /// Starts the second fetch (a refresh) in the background and returns once it is inside
+    /// `inner`, held there until the returned permits are dropped.
+    async fn held_refresh<'a>(
+        cache: &Arc<TokenCache>,
+        inner: &'a Scripted,
+    ) -> (
+        tokio::sync::SemaphorePermit<'a>,
+        tokio::task::JoinHandle<Result<AccessToken, CredentialError>>,
+    ) {
+        let held = inner.gate.acquire_many(GATE as u32).await.unwrap();
+        let refresher = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get_token(&request()).await })
+        };
+        while inner.calls.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        (held, refresher)
+    }
+
     /// The token the cache hands out now.
     async fn secret_of(cache: &TokenCache) -> String {
         cache
@@ -402,18 +422,10 @@ mod tests {
         let cache = Arc::new(TokenCache::new(inner.clone()));
         cache.get_token(&request()).await.unwrap();
         tokio::time::advance(Duration::from_secs(3400)).await;
-        // Hold the refresh inside the inner credential.
-        let held = inner.gate.acquire_many(GATE as u32).await.unwrap();
-        let refresher = {
-            let cache = cache.clone();
-            tokio::spawn(async move { cache.get_token(&request()).await.unwrap() })
-        };
-        while inner.calls.load(Ordering::SeqCst) < 2 {
-            tokio::task::yield_now().await;
-        }
+        let (held, refresher) = held_refresh(&cache, &inner).await;
         assert_eq!(secret_of(&cache).await, "token-1");
         drop(held);
-        assert_eq!(refresher.await.unwrap().secret(), "token-2");
+        assert_eq!(refresher.await.unwrap().unwrap().secret(), "token-2");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
     }
 
@@ -423,15 +435,8 @@ mod tests {
         let cache = Arc::new(TokenCache::new(inner.clone()));
         cache.get_token(&request()).await.unwrap();
         tokio::time::advance(Duration::from_secs(3500)).await;
-        let held = inner.gate.acquire_many(GATE as u32).await.unwrap();
         inner.fail.store(true, Ordering::SeqCst);
-        let refresher = {
-            let cache = cache.clone();
-            tokio::spawn(async move { cache.get_token(&request()).await })
-        };
-        while inner.calls.load(Ordering::SeqCst) < 2 {
-            tokio::task::yield_now().await;
-        }
+        let (held, refresher) = held_refresh(&cache, &inner).await;
         // The old token expires while the refresh is still under way.
         tokio::time::advance(Duration::from_secs(200)).await;
         drop(held);
