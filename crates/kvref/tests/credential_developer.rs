@@ -57,7 +57,10 @@ async fn az_older_versions_print_only_local_expires_on() {
     let tools = FakeTools::new();
     tools.script(
         "az",
-        r#"echo '{"accessToken":"az-token-2","expiresOn":"2031-05-06 07:08:09.123456","tokenType":"Bearer"}'"#,
+        concat!(
+            r#"echo '{"accessToken":"az-token-2","#,
+            r#""expiresOn":"2031-05-06 07:08:09.123456","tokenType":"Bearer"}'"#
+        ),
     );
     let env = env_with(&tools, &[("TZ", "Asia/Tokyo".into())]);
     let token = AzureCliCredential::new(&env)
@@ -134,7 +137,12 @@ async fn az_gets_the_env_and_no_stdin() {
     tools.script(
         "az",
         &format!(
-            "read line; test $? -ne 0 || exit 3; test \"$KVREF_TEST_MARK\" = yes || exit 4; test \"$AZURE_CORE_NO_COLOR\" = true || exit 5; echo '{}'",
+            concat!(
+                "read line; test $? -ne 0 || exit 3; ",
+                "test \"$KVREF_TEST_MARK\" = yes || exit 4; ",
+                "test \"$AZURE_CORE_NO_COLOR\" = true || exit 5; ",
+                "echo '{}'"
+            ),
             az_token_json("az-token-3", 2147385600)
         ),
     );

@@ -229,9 +229,14 @@ fn selected_members(
         return Err(CredentialError::new(
             CredentialErrorKind::InvalidConfiguration,
             CREDENTIAL,
-            format!("{TOKEN_CREDENTIALS_VARIABLE} selects only developer tools, and the application excludes them"),
+            format!(
+                "{TOKEN_CREDENTIALS_VARIABLE} selects only developer tools, and the application \
+                 excludes them"
+            ),
         )
-        .with_fix(format!("set {TOKEN_CREDENTIALS_VARIABLE}=prod, or unset it")));
+        .with_fix(format!(
+            "set {TOKEN_CREDENTIALS_VARIABLE}=prod, or unset it"
+        )));
     }
     Ok(names)
 }
@@ -296,9 +301,12 @@ fn combined_error(attempts: &[CredentialError]) -> CredentialError {
             message.push_str(&format!(" (fix: {fix})"));
         }
     }
-    CredentialError::new(CredentialErrorKind::Unavailable, CREDENTIAL, message).with_fix(
-        "on Azure, enable a managed identity for the app (`az webapp identity assign --name <app> --resource-group <group>`, or `az vm identity assign` for a VM) and grant it access to the vault; on a developer machine, run `az login` (or `azd auth login`)",
-    )
+    CredentialError::new(CredentialErrorKind::Unavailable, CREDENTIAL, message).with_fix(concat!(
+        "on Azure, enable a managed identity for the app ",
+        "(`az webapp identity assign --name <app> --resource-group <group>`, ",
+        "or `az vm identity assign` for a VM) and grant it access to the vault; ",
+        "on a developer machine, run `az login` (or `azd auth login`)"
+    ))
 }
 
 impl fmt::Debug for DefaultCredential {

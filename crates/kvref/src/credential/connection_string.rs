@@ -57,8 +57,11 @@ impl ServicesAuthConnectionString {
             Some(run_as) if !run_as.is_empty() => {}
             _ => {
                 return Err(ConnectionStringError(
-                    "RunAs is missing or empty (expected RunAs=App, RunAs=Developer or RunAs=CurrentUser)"
-                        .into(),
+                    concat!(
+                        "RunAs is missing or empty ",
+                        "(expected RunAs=App, RunAs=Developer or RunAs=CurrentUser)"
+                    )
+                    .into(),
                 ));
             }
         }
@@ -126,7 +129,8 @@ fn split_pairs(text: &str) -> Result<Vec<(String, String)>, ConnectionStringErro
             match chars.get(i) {
                 None | Some(';') => {
                     return Err(ConnectionStringError(format!(
-                        "the part starting at character {} has no '=' (expected Key=Value pairs separated by ';')",
+                        "the part starting at character {} has no '=' \
+                         (expected Key=Value pairs separated by ';')",
                         key_start + 1
                     )));
                 }

@@ -31,7 +31,10 @@ pub(crate) fn authority_host(env: &Env, credential: &str) -> Result<url::Url, Cr
             credential,
             format!("AZURE_AUTHORITY_HOST is not a valid URL ({e})"),
         )
-        .with_fix("set AZURE_AUTHORITY_HOST to https://login.microsoftonline.com (or your cloud's authority), or unset it")
+        .with_fix(concat!(
+            "set AZURE_AUTHORITY_HOST to https://login.microsoftonline.com ",
+            "(or your cloud's authority), or unset it"
+        ))
     })?;
     if url.scheme() != "https" {
         return Err(CredentialError::new(
@@ -154,12 +157,14 @@ impl EntraClient {
                 .error(
                     CredentialErrorKind::InvalidConfiguration,
                     format!(
-                        "the token is wanted from tenant {t}, but this credential belongs to tenant {}",
+                        "the token is wanted from tenant {t}, but this credential belongs to \
+                         tenant {}",
                         self.tenant_id
                     ),
                 )
                 .with_fix(format!(
-                    "if the app registration is multi-tenant, add {t} to AZURE_ADDITIONALLY_ALLOWED_TENANTS (';'-separated, or *)"
+                    "if the app registration is multi-tenant, add {t} to \
+                     AZURE_ADDITIONALLY_ALLOWED_TENANTS (';'-separated, or *)"
                 ))),
         }
     }
@@ -182,7 +187,8 @@ impl EntraClient {
                 .error(
                     CredentialErrorKind::InvalidConfiguration,
                     format!(
-                        "'{}' is not an application scope (client credentials need a scope ending in /.default)",
+                        "'{}' is not an application scope \
+                         (client credentials need a scope ending in /.default)",
                         request.scope
                     ),
                 )
@@ -233,7 +239,10 @@ impl EntraClient {
                     self.authority, failure.attempts, failure.detail
                 ),
             )
-            .with_fix("check network access to the authority host (and AZURE_AUTHORITY_HOST, HTTPS_PROXY)")
+            .with_fix(concat!(
+                "check network access to the authority host ",
+                "(and AZURE_AUTHORITY_HOST, HTTPS_PROXY)"
+            ))
         })?;
         let description = describe_error_body(&reply.body)
             .map(|d| format!(": {d}"))

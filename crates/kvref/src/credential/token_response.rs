@@ -271,6 +271,8 @@ mod tests {
     const APP_SERVICE_FIXTURE: &str = r#"{"access_token":"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl","expires_on":"1758530571","resource":"https://vault.azure.net","token_type":"Bearer","client_id":"6beb3ab0-6e28-4a92-8e5a-ce0d5abf3a8c"}"#;
     /// Verbatim copy of shared/fixtures/azure/entra-v2-token-200.json.
     const ENTRA_FIXTURE: &str = r#"{"token_type":"Bearer","expires_in":86399,"ext_expires_in":86399,"access_token":"access_token"}"#;
+    /// A Service Fabric error body.
+    const SERVICE_FABRIC_ERROR_FIXTURE: &[u8] = br#"{"error":{"correlationId":"x","code":"SecretHeaderNotFound","message":"Secret is not found in the request headers."}}"#;
     /// Verbatim copy of shared/fixtures/azure/app-service-error-400.json.
     const APP_SERVICE_ERROR_FIXTURE: &str = r#"{"statusCode":400,"message":"Unable to load the proper Managed Identity.","correlationId":"a90d4b60-c919-495b-a883-e15e9775d0c2"}"#;
 
@@ -447,10 +449,7 @@ mod tests {
             Some("invalid_request: Identity not found")
         );
         assert_eq!(
-            describe_error_body(
-                br#"{"error":{"correlationId":"x","code":"SecretHeaderNotFound","message":"Secret is not found in the request headers."}}"#
-            )
-            .as_deref(),
+            describe_error_body(SERVICE_FABRIC_ERROR_FIXTURE).as_deref(),
             Some("SecretHeaderNotFound: Secret is not found in the request headers.")
         );
         assert_eq!(

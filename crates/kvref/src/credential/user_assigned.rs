@@ -119,7 +119,8 @@ pub(crate) fn select_identity(
                 format!("{CONNECTION_STRING_VARIABLE} cannot be parsed: {e}"),
             )
             .with_fix(format!(
-                "fix {CONNECTION_STRING_VARIABLE} (for a user-assigned identity: RunAs=App;AppId=<client id>), or remove it"
+                "fix {CONNECTION_STRING_VARIABLE} (for a user-assigned identity: \
+                 RunAs=App;AppId=<client id>), or remove it"
             ))
         })?;
         if let Some(client_id) = parsed.managed_identity_client_id() {

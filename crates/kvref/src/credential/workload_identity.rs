@@ -62,7 +62,12 @@ impl WorkloadIdentityCredential {
                 CREDENTIAL,
                 format!("not configured: {} not set", missing.join(", ")),
             )
-            .with_fix("on AKS, enable workload identity (`az aks update --enable-oidc-issuer --enable-workload-identity`), label the pod `azure.workload.identity/use: \"true\"` and annotate its service account with `azure.workload.identity/client-id`"));
+            .with_fix(concat!(
+                "on AKS, enable workload identity ",
+                "(`az aks update --enable-oidc-issuer --enable-workload-identity`), ",
+                "label the pod `azure.workload.identity/use: \"true\"` and annotate its ",
+                "service account with `azure.workload.identity/client-id`"
+            )));
         }
         let tenant_id = env.get("AZURE_TENANT_ID").unwrap_or_default().trim();
         let client_id = env.get("AZURE_CLIENT_ID").unwrap_or_default().trim();
@@ -73,25 +78,37 @@ impl WorkloadIdentityCredential {
     }
 
     async fn assertion(&self) -> Result<SecretString, CredentialError> {
-        let text = tokio::fs::read_to_string(&self.token_file).await.map_err(|e| {
-            CredentialError::new(
-                CredentialErrorKind::InvalidConfiguration,
-                CREDENTIAL,
-                format!(
-                    "cannot read the federated token file {} (AZURE_FEDERATED_TOKEN_FILE): {e}",
-                    self.token_file.display()
-                ),
-            )
-            .with_fix("check that the service account token volume is mounted (the workload identity webhook adds it when the pod is labelled azure.workload.identity/use: \"true\")")
-        })?;
+        let text = tokio::fs::read_to_string(&self.token_file)
+            .await
+            .map_err(|e| {
+                CredentialError::new(
+                    CredentialErrorKind::InvalidConfiguration,
+                    CREDENTIAL,
+                    format!(
+                        "cannot read the federated token file {} (AZURE_FEDERATED_TOKEN_FILE): {e}",
+                        self.token_file.display()
+                    ),
+                )
+                .with_fix(concat!(
+                    "check that the service account token volume is mounted ",
+                    "(the workload identity webhook adds it when the pod is labelled ",
+                    "azure.workload.identity/use: \"true\")"
+                ))
+            })?;
         let token = text.trim();
         if token.is_empty() {
             return Err(CredentialError::new(
                 CredentialErrorKind::InvalidConfiguration,
                 CREDENTIAL,
-                format!("the federated token file {} is empty", self.token_file.display()),
+                format!(
+                    "the federated token file {} is empty",
+                    self.token_file.display()
+                ),
             )
-            .with_fix("wait for the kubelet to write the projected service account token, or check the volume mount"));
+            .with_fix(concat!(
+                "wait for the kubelet to write the projected service account token, ",
+                "or check the volume mount"
+            )));
         }
         Ok(SecretString::from(token.to_owned()))
     }
@@ -110,7 +127,11 @@ impl TokenCredential for WorkloadIdentityCredential {
                 .get_token(
                     request,
                     &ClientProof::Assertion(assertion),
-                    "check the federated identity credential of the app or identity in AZURE_CLIENT_ID: its issuer must be the cluster's OIDC issuer and its subject system:serviceaccount:<namespace>:<service account>",
+                    concat!(
+                        "check the federated identity credential of the app or identity in ",
+                        "AZURE_CLIENT_ID: its issuer must be the cluster's OIDC issuer and its ",
+                        "subject system:serviceaccount:<namespace>:<service account>"
+                    ),
                 )
                 .await
         })
