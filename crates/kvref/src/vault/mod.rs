@@ -190,7 +190,38 @@ struct ClientInner {
 /// discovery single-flight: concurrent first requests wait for one challenge round trip.
 #[derive(Default)]
 struct VaultState {
-    challenge: tokio::sync::Mutex<Option<Challenge>>,
+    discovery: tokio::sync::Mutex<Discovery>,
+}
+
+/// How far discovery got for one vault.
+#[derive(Default)]
+enum Discovery {
+    /// Not tried yet, or forgotten.
+    #[default]
+    Unknown,
+    /// The vault's verified challenge.
+    Known(Challenge),
+    /// Discovery failed for a reason that concerns the whole vault (unreachable, no such vault,
+    /// a refused challenge). Callers sharing the same deadline (one resolution) get the same
+    /// error at once instead of each trying again: a mistyped vault name with 500 references
+    /// costs one failed request, not 500 one after another.
+    Failed {
+        error: VaultError,
+        deadline: Instant,
+    },
+}
+
+/// Whether a failed discovery says something about the vault rather than the secret.
+fn concerns_the_vault(error: &VaultError) -> bool {
+    match error.kind() {
+        VaultErrorKind::Unreachable
+        | VaultErrorKind::ConnectionFailed
+        | VaultErrorKind::TimedOut
+        | VaultErrorKind::Throttled
+        | VaultErrorKind::ChallengeRefused => true,
+        VaultErrorKind::Service => error.code() == Some("VaultNotFound"),
+        _ => false,
+    }
 }
 
 impl fmt::Debug for SecretClient {
@@ -359,18 +390,47 @@ impl SecretClient {
 
         let vault = self.vault_state(host);
         let mut challenge = {
-            let mut cached = vault.challenge.lock().await;
-            match cached.as_ref() {
-                Some(c) => c.clone(),
-                None => {
+            let mut discovery = vault.discovery.lock().await;
+            match &*discovery {
+                Discovery::Known(c) => c.clone(),
+                Discovery::Failed { error, deadline: d } if *d == deadline => {
+                    return Err(error.clone());
+                }
+                Discovery::Unknown | Discovery::Failed { .. } => {
                     // Discovery: the request goes without a token; its 401 names the audience.
-                    let answer = self.send(&url, None, deadline).await?;
-                    if answer.status != StatusCode::UNAUTHORIZED {
-                        return self.finish(reference, answer);
+                    let discovered = match self.send(&url, None, deadline).await {
+                        Ok(answer) if answer.status == StatusCode::UNAUTHORIZED => {
+                            challenge_of(&answer, host)
+                        }
+                        Ok(answer) => {
+                            let result = self.finish(reference, answer);
+                            if let Err(error) = &result {
+                                if concerns_the_vault(error) {
+                                    *discovery = Discovery::Failed {
+                                        error: error.clone(),
+                                        deadline,
+                                    };
+                                }
+                            }
+                            return result;
+                        }
+                        Err(error) => Err(error),
+                    };
+                    match discovered {
+                        Ok(c) => {
+                            *discovery = Discovery::Known(c.clone());
+                            c
+                        }
+                        Err(error) => {
+                            if concerns_the_vault(&error) {
+                                *discovery = Discovery::Failed {
+                                    error: error.clone(),
+                                    deadline,
+                                };
+                            }
+                            return Err(error);
+                        }
                     }
-                    let c = challenge_of(&answer, host)?;
-                    *cached = Some(c.clone());
-                    c
                 }
             }
         };
@@ -385,7 +445,7 @@ impl SecretClient {
                 match challenge_of(&answer, host) {
                     Ok(fresh) if fresh != challenge => {
                         tracing::debug!("the vault sent a new challenge; discovering again");
-                        *vault.challenge.lock().await = Some(fresh.clone());
+                        *vault.discovery.lock().await = Discovery::Known(fresh.clone());
                         challenge = fresh;
                         rediscovered = true;
                         continue;
@@ -394,7 +454,7 @@ impl SecretClient {
                     Ok(_) => {}
                     Err(refused) => {
                         // A 401 naming a foreign audience: forget what we knew, send nothing more.
-                        *vault.challenge.lock().await = None;
+                        *vault.discovery.lock().await = Discovery::Unknown;
                         return Err(refused);
                     }
                 }
