@@ -211,6 +211,12 @@ enum Discovery {
     },
 }
 
+/// What discovery ended with: the challenge, or already the answer for the secret.
+enum Discovered {
+    Challenge(Challenge),
+    Answer(Result<Secret, VaultError>),
+}
+
 /// Whether a failed discovery says something about the vault rather than the secret.
 fn concerns_the_vault(error: &VaultError) -> bool {
     match error.kind() {
@@ -389,50 +395,9 @@ impl SecretClient {
             .append_pair("api-version", &self.inner.api_version);
 
         let vault = self.vault_state(host);
-        let mut challenge = {
-            let mut discovery = vault.discovery.lock().await;
-            match &*discovery {
-                Discovery::Known(c) => c.clone(),
-                Discovery::Failed { error, deadline: d } if *d == deadline => {
-                    return Err(error.clone());
-                }
-                Discovery::Unknown | Discovery::Failed { .. } => {
-                    // Discovery: the request goes without a token; its 401 names the audience.
-                    let discovered = match self.send(&url, None, deadline).await {
-                        Ok(answer) if answer.status == StatusCode::UNAUTHORIZED => {
-                            challenge_of(&answer, host)
-                        }
-                        Ok(answer) => {
-                            let result = self.finish(reference, answer);
-                            if let Err(error) = &result {
-                                if concerns_the_vault(error) {
-                                    *discovery = Discovery::Failed {
-                                        error: error.clone(),
-                                        deadline,
-                                    };
-                                }
-                            }
-                            return result;
-                        }
-                        Err(error) => Err(error),
-                    };
-                    match discovered {
-                        Ok(c) => {
-                            *discovery = Discovery::Known(c.clone());
-                            c
-                        }
-                        Err(error) => {
-                            if concerns_the_vault(&error) {
-                                *discovery = Discovery::Failed {
-                                    error: error.clone(),
-                                    deadline,
-                                };
-                            }
-                            return Err(error);
-                        }
-                    }
-                }
-            }
+        let mut challenge = match self.challenge(&vault, &url, reference, deadline).await {
+            Discovered::Challenge(c) => c,
+            Discovered::Answer(result) => return result,
         };
         let mut rediscovered = false;
         loop {
@@ -460,6 +425,50 @@ impl SecretClient {
                 }
             }
             return self.finish(reference, answer);
+        }
+    }
+
+    /// The vault's challenge: remembered, or discovered with one request that carries no token.
+    /// Concurrent callers wait for one discovery. A vault that answers that request with
+    /// anything but 401 has given the final answer for this secret.
+    async fn challenge(
+        &self,
+        vault: &VaultState,
+        url: &reqwest::Url,
+        reference: &Reference,
+        deadline: Instant,
+    ) -> Discovered {
+        let host = reference.vault_host();
+        let mut discovery = vault.discovery.lock().await;
+        match &*discovery {
+            Discovery::Known(c) => return Discovered::Challenge(c.clone()),
+            Discovery::Failed { error, deadline: d } if *d == deadline => {
+                return Discovered::Answer(Err(error.clone()));
+            }
+            Discovery::Unknown | Discovery::Failed { .. } => {}
+        }
+        let discovered = match self.send(url, None, deadline).await {
+            Ok(answer) if answer.status == StatusCode::UNAUTHORIZED => challenge_of(&answer, host),
+            Ok(answer) => Err(match self.finish(reference, answer) {
+                Ok(secret) => return Discovered::Answer(Ok(secret)),
+                Err(error) => error,
+            }),
+            Err(error) => Err(error),
+        };
+        match discovered {
+            Ok(c) => {
+                *discovery = Discovery::Known(c.clone());
+                Discovered::Challenge(c)
+            }
+            Err(error) => {
+                if concerns_the_vault(&error) {
+                    *discovery = Discovery::Failed {
+                        error: error.clone(),
+                        deadline,
+                    };
+                }
+                Discovered::Answer(Err(error))
+            }
         }
     }
 
