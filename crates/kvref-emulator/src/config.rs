@@ -48,6 +48,7 @@ pub struct EmulatorConfig {
     pub(crate) vaults: Vec<VaultConfig>,
     pub(crate) role_assignments: Vec<RoleAssignment>,
     pub(crate) arc_tokens_dir: Option<std::path::PathBuf>,
+    pub(crate) legacy_expires_on: LegacyExpiresOn,
     pub(crate) https_port: u16,
     pub(crate) http_port: u16,
 }
@@ -153,6 +154,17 @@ pub(crate) struct VersionConfig {
     pub(crate) exp: Option<i64>,
 }
 
+/// How the legacy (2017-09-01) endpoint writes `expires_on`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LegacyExpiresOn {
+    /// `"11/05/2021 15:18:31 +00:00"`, as App Service did.
+    Date,
+    /// A string of epoch seconds, as Azure Machine Learning does (clients that read
+    /// `MSI_ENDPOINT` + `MSI_SECRET` as Azure ML, such as Python's azure-identity, need this).
+    Epoch,
+}
+
 /// The two data-plane roles the emulator knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -227,6 +239,8 @@ struct RawConfig {
     token_lifetime_secs: Option<Spanned<u64>>,
     #[serde(default)]
     arc_tokens_dir: Option<String>,
+    #[serde(default)]
+    legacy_expires_on: Option<LegacyExpiresOn>,
     #[serde(default)]
     system_identity: Option<RawIdentity>,
     #[serde(default)]
@@ -735,6 +749,7 @@ impl EmulatorConfig {
             vaults,
             role_assignments,
             arc_tokens_dir: raw.arc_tokens_dir.map(Into::into),
+            legacy_expires_on: raw.legacy_expires_on.unwrap_or(LegacyExpiresOn::Date),
             https_port: 0,
             http_port: 0,
         })

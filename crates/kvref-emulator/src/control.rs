@@ -195,6 +195,12 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
                 Ok(fault) => fault,
                 Err(response) => return *response,
             };
+            if fault.status.is_some_and(|s| !(100..=999).contains(&s)) {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    "status must be an HTTP status code (100-999) or null to pass the request through",
+                );
+            }
             let echo = serde_json::to_value(&fault).unwrap_or(Value::Null);
             lock(&shared.faults).add(fault);
             json(StatusCode::CREATED, &echo)

@@ -243,33 +243,6 @@ fn challenge(shared: &Shared, vault: &Vault, message: &str) -> Response<Body> {
 }
 
 fn serve_in_vault(shared: &Shared, vault: &mut Vault, req: &Req) -> Response<Body> {
-    let operation = match route(&req.method, &req.path) {
-        Route::Op(op) => op,
-        Route::MethodNotAllowed => {
-            return json_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &error_body(
-                    "MethodNotAllowed",
-                    &format!("HTTP {} not allowed", req.method),
-                    None,
-                ),
-            );
-        }
-        Route::NotFound => {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                &error_body(
-                    "NotFound",
-                    &format!(
-                        "The requested path {} is not served by this emulator.",
-                        req.path
-                    ),
-                    None,
-                ),
-            );
-        }
-    };
-
     // Authentication first: an unauthenticated request learns nothing but the challenge.
     let Some(authorization) = req.header("authorization") else {
         return challenge(
@@ -316,6 +289,33 @@ fn serve_in_vault(shared: &Shared, vault: &mut Vault, req: &Req) -> Response<Bod
             ),
         );
     }
+
+    let operation = match route(&req.method, &req.path) {
+        Route::Op(op) => op,
+        Route::MethodNotAllowed => {
+            return json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &error_body(
+                    "MethodNotAllowed",
+                    &format!("HTTP {} not allowed", req.method),
+                    None,
+                ),
+            );
+        }
+        Route::NotFound => {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                &error_body(
+                    "NotFound",
+                    &format!(
+                        "The requested path {} is not served by this emulator.",
+                        req.path
+                    ),
+                    None,
+                ),
+            );
+        }
+    };
 
     let Some(api_version) = req.param("api-version") else {
         return json_response(

@@ -457,3 +457,15 @@ fn build_client(ca_pem: &str, https_addr: SocketAddr) -> Result<reqwest::Client,
         .timeout(std::time::Duration::from_secs(30))
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_can_move_between_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::Emulator>();
+        send_sync::<super::EmulatorConfig>();
+        send_sync::<super::Fault>();
+        send_sync::<super::JournalEntry>();
+    }
+}

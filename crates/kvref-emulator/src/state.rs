@@ -10,6 +10,9 @@ use crate::fault::{FaultTable, JournalEntry};
 use crate::store::{Vault, now_secs};
 use crate::token::{Claims, TokenIssuer};
 
+/// The most journal entries kept; the oldest tenth is dropped when it is reached.
+const JOURNAL_LIMIT: usize = 100_000;
+
 /// A principal a token can be issued to.
 #[derive(Clone, Debug)]
 pub(crate) struct Principal {
@@ -102,6 +105,11 @@ impl Shared {
     }
 
     pub(crate) fn record(&self, entry: JournalEntry) {
-        lock(&self.journal).push(entry);
+        let mut journal = lock(&self.journal);
+        // A long-running emulator must not grow without bound; tests stay far below this.
+        if journal.len() >= JOURNAL_LIMIT {
+            journal.drain(..JOURNAL_LIMIT / 10);
+        }
+        journal.push(entry);
     }
 }

@@ -27,10 +27,12 @@ impl Drop for Running {
 
 #[tokio::test]
 async fn ready_line_then_challenge_token_secret() {
+    let logs = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new(BIN)
         .args(["--config", &sample_path()])
+        .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(logs.reopen().unwrap()))
         .spawn()
         .expect("spawn kvref-emulator");
     let stdout = child.stdout.take().expect("stdout");
@@ -96,9 +98,10 @@ async fn ready_line_then_challenge_token_secret() {
         .json()
         .await
         .unwrap();
+    let access_token = token["access_token"].as_str().unwrap();
     let secret: Value = client
         .get(&url)
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(access_token)
         .send()
         .await
         .unwrap()
@@ -116,6 +119,17 @@ async fn ready_line_then_challenge_token_secret() {
     assert!(killed.success());
     let status = running.0.wait().expect("exit status");
     assert!(status.success(), "{status:?}");
+
+    // Even at TRACE, the logs hold no token, secret value or identity header.
+    let logs = std::fs::read_to_string(logs.path()).unwrap();
+    assert!(logs.contains("listening"), "logs were captured");
+    for needle in [
+        access_token,
+        "db-password-from-the-emulator",
+        app["IDENTITY_HEADER"].as_str().unwrap(),
+    ] {
+        assert!(!logs.contains(needle), "logs leak {needle:.12}…");
+    }
 }
 
 #[test]

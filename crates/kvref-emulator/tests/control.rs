@@ -96,6 +96,12 @@ async fn control_api_over_http() {
             404,
         ),
         ("POST", "faults", json!({"endpoint": "nowhere"}), 400),
+        (
+            "POST",
+            "faults",
+            json!({"endpoint": "imds", "status": 42}),
+            400,
+        ),
         ("GET", "nothing-here", Value::Null, 404),
     ] {
         let request = http().request(method.parse().unwrap(), control_url(&emu, path));

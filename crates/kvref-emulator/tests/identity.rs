@@ -730,3 +730,30 @@ async fn entra_discovery_documents() {
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_tenant");
 }
+
+#[tokio::test]
+async fn legacy_expires_on_can_be_epoch_seconds_for_azure_ml_clients() {
+    let toml = format!(
+        "legacy_expires_on = \"epoch\"\n{}",
+        kvref_emulator::EmulatorConfig::sample_toml()
+    );
+    let emu = start_with(&toml).await;
+    let env = emu.env("legacy_app_service");
+    let (status, _, body) = get_json(
+        http()
+            .get(format!(
+                "{}?resource=https://vault.azure.net&api-version=2017-09-01",
+                env["MSI_ENDPOINT"]
+            ))
+            .header("secret", &env["MSI_SECRET"]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        body["expires_on"]
+            .as_str()
+            .unwrap()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    );
+}

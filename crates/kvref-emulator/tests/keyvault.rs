@@ -76,6 +76,24 @@ async fn bodiless_put_without_token_gets_the_challenge_and_writes_nothing() {
     )
     .await;
     assert_eq!(status, 404);
+    // Any method and path: without a token, the challenge comes first.
+    for (method, path) in [
+        ("DELETE", "/secrets/DbPassword"),
+        ("GET", "/deletedsecrets"),
+        ("POST", "/keys/k/sign"),
+    ] {
+        let response = emu
+            .client()
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}?{API}", emu.vault_url("myvault")),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{method} {path}");
+        assert!(response.headers().contains_key("www-authenticate"));
+    }
 }
 
 #[tokio::test]
@@ -735,4 +753,34 @@ async fn error_bodies_are_byte_exact() {
         .await
         .unwrap();
     assert_eq!(empty, raw("keyvault-list-versions-empty-200.json"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_many_concurrent_requests_and_journals_each() {
+    let emu = start().await;
+    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    emu.clear_requests().await;
+    let client = emu.client();
+    let url = format!("{}/secrets/DbPassword?{API}", emu.vault_url("myvault"));
+    let requests = (0..200).map(|_| {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    });
+    for request in requests.collect::<Vec<_>>() {
+        assert_eq!(request.await.unwrap().unwrap(), 200);
+    }
+    let journal = emu.requests().await;
+    assert_eq!(journal.len(), 200);
+    assert!(
+        journal
+            .iter()
+            .all(|e| e.endpoint == "keyvault" && e.status == 200 && e.authorization)
+    );
 }

@@ -142,13 +142,13 @@ async fn app_service_and_imds_send_every_selector_as_they_spell_it() {
 async fn legacy_app_service_selects_by_clientid_only() {
     let emu = start(Identities::ALL).await;
     let legacy = env(&emu, "legacy_app_service");
-    let credential = credential_for(
+    let by_client_id = credential_for(
         &emu,
         legacy.clone(),
         UserAssignedId::ClientId(UAMI_CLIENT_ID.into()),
     )
     .unwrap();
-    let token = credential.get_token(&request()).await.unwrap();
+    let token = by_client_id.get_token(&request()).await.unwrap();
     assert_eq!(claims(token.secret())["oid"], UAMI_OBJECT_ID);
     let served = requests_to(&emu, Endpoint::LegacyAppService).await;
     assert!(
@@ -157,6 +157,19 @@ async fn legacy_app_service_selects_by_clientid_only() {
             .contains(&format!("clientid={UAMI_CLIENT_ID}"))
     );
     assert!(served[0].query.contains("api-version=2017-09-01"));
+
+    // Azure Machine Learning names the compute's identity in DEFAULT_IDENTITY_CLIENT_ID.
+    let mut aml = legacy.clone();
+    aml.set("DEFAULT_IDENTITY_CLIENT_ID", OTHER_CLIENT_ID);
+    let token = credential(&emu, aml.clone())
+        .get_token(&request())
+        .await
+        .unwrap();
+    assert_eq!(claims(token.secret())["oid"], OTHER_OBJECT_ID);
+    // ...unless something chose another.
+    aml.set("AZURE_CLIENT_ID", UAMI_CLIENT_ID);
+    let token = credential(&emu, aml).get_token(&request()).await.unwrap();
+    assert_eq!(claims(token.secret())["oid"], UAMI_OBJECT_ID);
 
     for id in [
         UserAssignedId::ObjectId(UAMI_OBJECT_ID.into()),

@@ -9,6 +9,7 @@ use http::{Response, StatusCode};
 use serde_json::json;
 
 use super::{Selection, Selector, select};
+use crate::config::LegacyExpiresOn;
 use crate::http::{Req, json, request_id, set_header};
 use crate::state::Shared;
 
@@ -151,9 +152,12 @@ pub(crate) fn handle_legacy(shared: &Shared, req: &Req) -> Response<Body> {
         other => return selection_error(&other),
     };
     let (token, _now, exp) = shared.issue_token(&principal, &resource);
-    let expires_on = jiff::Timestamp::from_second(exp)
-        .map(|t| t.strftime("%m/%d/%Y %H:%M:%S +00:00").to_string())
-        .unwrap_or_default();
+    let expires_on = match shared.config.legacy_expires_on {
+        LegacyExpiresOn::Date => jiff::Timestamp::from_second(exp)
+            .map(|t| t.strftime("%m/%d/%Y %H:%M:%S +00:00").to_string())
+            .unwrap_or_default(),
+        LegacyExpiresOn::Epoch => exp.to_string(),
+    };
     let mut response = json(
         StatusCode::OK,
         &json!({

@@ -192,6 +192,7 @@ impl TokenCredential for TokenCache {
             }
             return match self.fetch(&slot, request).await {
                 Ok(token) => Ok(token),
+                Err(error) if !cached.is_valid(Instant::now()) => Err(error),
                 Err(error) => {
                     tracing::debug!(
                         credential = self.inner.name(),
@@ -434,6 +435,27 @@ mod tests {
         drop(held);
         assert_eq!(refresher.await.unwrap().secret(), "token-2");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_that_fails_after_the_old_token_expired_reports_the_failure() {
+        let inner = Scripted::new(3600);
+        let cache = Arc::new(TokenCache::new(inner.clone()));
+        cache.get_token(&request()).await.unwrap();
+        tokio::time::advance(Duration::from_secs(3500)).await;
+        let held = inner.gate.acquire_many(GATE as u32).await.unwrap();
+        inner.fail.store(true, Ordering::SeqCst);
+        let refresher = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get_token(&request()).await })
+        };
+        while inner.calls.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        // The old token expires while the refresh is still under way.
+        tokio::time::advance(Duration::from_secs(200)).await;
+        drop(held);
+        assert!(refresher.await.unwrap().is_err());
     }
 
     #[test]

@@ -288,4 +288,50 @@ mod tests {
         assert!(debug.contains("appkey"));
         assert!(!debug.contains("s3cr3t"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Writes `value` the way a careful author would: quoted, doubled quotes inside.
+        fn quoted(value: &str) -> String {
+            format!("\"{}\"", value.replace('"', "\"\""))
+        }
+
+        proptest! {
+            #[test]
+            fn never_panics(text in ".{0,200}") {
+                let _ = ServicesAuthConnectionString::parse(&text);
+            }
+
+            #[test]
+            fn quoted_values_round_trip(
+                app_id in "[^\\x00]{0,40}",
+                other in "[^\\x00]{0,40}",
+                spaces in " {0,3}",
+            ) {
+                let text = format!(
+                    "RunAs{spaces}={spaces}App;{spaces}AppId={}; Extra = {} ;",
+                    quoted(&app_id),
+                    quoted(&other)
+                );
+                let parsed = ServicesAuthConnectionString::parse(&text).unwrap();
+                prop_assert_eq!(parsed.get("appid"), Some(app_id.as_str()));
+                prop_assert_eq!(parsed.get("EXTRA"), Some(other.as_str()));
+            }
+
+            #[test]
+            fn errors_never_contain_values(secret in "[a-z]{12,20}") {
+                for text in [
+                    format!("RunAs=App;AppKey=\"{secret}"),
+                    format!("RunAs=App;AppKey={secret}\""),
+                    format!("AppKey={secret}"),
+                    format!("RunAs=App;AppKey={secret};appkey={secret}"),
+                ] {
+                    let err = ServicesAuthConnectionString::parse(&text).unwrap_err();
+                    prop_assert!(!err.to_string().contains(&secret));
+                }
+            }
+        }
+    }
 }

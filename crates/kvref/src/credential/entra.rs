@@ -8,6 +8,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::certificate::ClientCertificate;
 use super::retry::{RetryOptions, send_with_retry, standard_transient};
 use super::token_response::{describe_error_body, parse_token_response};
 use super::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
@@ -91,6 +92,8 @@ impl std::fmt::Debug for EntraClient {
 pub(crate) enum ClientProof {
     Secret(SecretString),
     Assertion(SecretString),
+    /// Signs a fresh assertion for every request.
+    Certificate(std::sync::Arc<ClientCertificate>),
 }
 
 impl EntraClient {
@@ -185,6 +188,22 @@ impl EntraClient {
                 )
                 .with_fix("ask for https://vault.azure.net/.default"));
         }
+        let signed;
+        let proof = match proof {
+            ClientProof::Certificate(certificate) => {
+                let assertion = certificate
+                    .assertion(&self.client_id, url.as_str(), jiff::Timestamp::now())
+                    .map_err(|e| {
+                        self.error(
+                            CredentialErrorKind::InvalidConfiguration,
+                            format!("cannot sign the client assertion: {e}"),
+                        )
+                    })?;
+                signed = ClientProof::Assertion(assertion);
+                &signed
+            }
+            other => other,
+        };
         let client = self.transport.client();
         let reply = send_with_retry(&self.retry, standard_transient, || {
             let mut form = vec![
@@ -194,6 +213,7 @@ impl EntraClient {
             ];
             match proof {
                 ClientProof::Secret(secret) => form.push(("client_secret", secret.expose_secret())),
+                ClientProof::Certificate(_) => {}
                 ClientProof::Assertion(assertion) => {
                     form.push((
                         "client_assertion_type",

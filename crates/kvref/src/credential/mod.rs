@@ -3,8 +3,74 @@
 //! Everything here is independent of Key Vault: a [`TokenCredential`] turns a [`TokenRequest`]
 //! (a scope such as `https://vault.azure.net/.default`, and optionally a tenant) into an
 //! [`AccessToken`]. Users can plug in their own implementation.
+//!
+//! # Which credential
+//!
+//! [`DefaultCredential`] works wherever the app runs. It tries, in order:
+//!
+//! | credential | applies when |
+//! |---|---|
+//! | [`EnvironmentCredential`] | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET` (or `AZURE_CLIENT_CERTIFICATE_PATH`) are set |
+//! | [`WorkloadIdentityCredential`] | `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE` are set (AKS workload identity) |
+//! | [`ManagedIdentityCredential`] | always tried; the source comes from the environment (below) |
+//! | [`AzureCliCredential`] | `az` is on `PATH` and logged in |
+//! | [`AzureDeveloperCliCredential`] | `azd` is on `PATH` and logged in |
+//!
+//! A credential that does not apply is skipped; one that applies but fails (the identity exists
+//! and was refused) stops the chain with its error. The first that works is used from then on.
+//! `AZURE_TOKEN_CREDENTIALS=dev` keeps only the developer tools, `prod` only the first three,
+//! and a credential's name keeps only that one;
+//! [`DefaultCredentialOptions::exclude_developer_credentials`] removes the developer tools in
+//! production. When nothing works, the error lists every credential, why it did not apply, and
+//! what to do.
+//!
+//! # Managed identity sources
+//!
+//! [`ManagedIdentityCredential`] detects the platform as the Azure SDKs do
+//! ([`ManagedIdentitySource::detect`]): Service Fabric, App Service (also Functions and Container
+//! Apps), Azure Arc, the legacy App Service protocol (`MSI_ENDPOINT` + `MSI_SECRET`), Cloud Shell,
+//! and otherwise IMDS (VMs, scale sets, AKS nodes). IMDS is retried on 404, 410, 429 and 5xx with
+//! exponential backoff, 410 for at least 70 s, within a budget you can set ([`RetryOptions`]);
+//! `AZURE_POD_IDENTITY_AUTHORITY_HOST` points it elsewhere.
+//!
+//! # Choosing a user-assigned identity
+//!
+//! The first of these decides ([`IdentitySelection`]):
+//!
+//! 1. the [`UserAssignedId`] in the options ([`ManagedIdentityOptions::user_assigned`],
+//!    [`DefaultCredentialOptions::user_assigned`]): client id, object id or resource id;
+//! 2. `AZURE_CLIENT_ID` (a client id);
+//! 3. `AzureServicesAuthConnectionString=RunAs=App;AppId=<client id>`, the .NET
+//!    AppAuthentication convention, parsed by its rules ([`ServicesAuthConnectionString`]);
+//! 4. otherwise the system-assigned identity.
+//!
+//! A choice the platform cannot honour (a user-assigned identity on Arc, Cloud Shell or Service
+//! Fabric; an object or resource id with the legacy App Service protocol) is an
+//! [`CredentialErrorKind::InvalidConfiguration`] error with a fix, never a silent fallback.
+//!
+//! # Caching and logging
+//!
+//! [`TokenCache`] wraps any credential: one request in flight per scope and tenant however many
+//! callers, refresh ahead of expiry, and the old token kept if a refresh fails. Every token
+//! request runs in a `token_request` tracing span with the credential, the source, the identity
+//! kind (`system`, `client_id`, `object_id`, `resource_id`), the outcome and the elapsed time.
+//! Tokens, identity headers and secrets are never logged, displayed or put in errors.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use kvref::credential::{DefaultCredential, DefaultCredentialOptions, TokenCache, TokenCredential, TokenRequest};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let chain = DefaultCredential::new(DefaultCredentialOptions::from_process()?)?;
+//! let credential = TokenCache::new(Arc::new(chain));
+//! let token = credential.get_token(&TokenRequest::new("https://vault.azure.net/.default")).await?;
+//! # let _ = token; Ok(()) }
+//! ```
 
+#[cfg(feature = "azure_core")]
+mod azure_core_adapter;
 mod cache;
+mod certificate;
 mod chain;
 mod connection_string;
 mod developer;
@@ -24,6 +90,8 @@ use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
+#[cfg(feature = "azure_core")]
+pub use azure_core_adapter::AzureCoreCredential;
 pub use cache::{REFRESH_BEFORE_EXPIRY, TokenCache};
 pub use chain::{DefaultCredential, DefaultCredentialOptions, TOKEN_CREDENTIALS_VARIABLE};
 pub use connection_string::{

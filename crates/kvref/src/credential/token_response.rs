@@ -462,4 +462,41 @@ mod tests {
         let long = "x".repeat(1000);
         assert!(describe_error_body(long.as_bytes()).unwrap().len() < 500);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn parsers_never_panic(text in ".{0,120}", bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let _ = parse_date_string(&text);
+                let _ = parse_expires_on(&Value::String(text.clone()));
+                let _ = parse_token_response(&bytes, Timestamp::UNIX_EPOCH);
+                let _ = describe_error_body(&bytes);
+                let _ = describe_error_body(text.as_bytes());
+            }
+
+            #[test]
+            fn epoch_seconds_round_trip(seconds in 0i64..4_102_444_800) {
+                let expected = Timestamp::from_second(seconds).unwrap();
+                prop_assert_eq!(parse_expires_on(&json!(seconds)), Some(expected));
+                prop_assert_eq!(parse_expires_on(&json!(seconds.to_string())), Some(expected));
+            }
+
+            #[test]
+            fn windows_dates_round_trip(seconds in 0i64..4_102_444_800) {
+                // The format Windows App Service writes: M/d/yyyy h:mm:ss tt +00:00.
+                let ts = Timestamp::from_second(seconds).unwrap();
+                let dt = ts.to_zoned(TimeZone::UTC).datetime();
+                let hour12 = match dt.hour() % 12 { 0 => 12, h => h };
+                let text = format!(
+                    "{}/{}/{} {}:{:02}:{:02} {} +00:00",
+                    dt.month(), dt.day(), dt.year(), hour12, dt.minute(), dt.second(),
+                    if dt.hour() < 12 { "AM" } else { "PM" }
+                );
+                prop_assert_eq!(parse_expires_on(&json!(text)), Some(ts));
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! `GET {MSI_ENDPOINT}?resource=…&api-version=2017-09-01[&clientid=…]` with `secret:
 //! {MSI_SECRET}`. Only a client id can select a user-assigned identity (checked when the
-//! credential is built). `expires_on` comes as a date string such as `1/16/2020 5:24:12 AM +00:00`.
+//! credential is built); Azure Machine Learning's `DEFAULT_IDENTITY_CLIENT_ID` is the default. `expires_on` comes as a date string such as `1/16/2020 5:24:12 AM +00:00`.
 
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -24,6 +24,9 @@ const SOURCE: ManagedIdentitySource = ManagedIdentitySource::LegacyAppService;
 pub(super) struct LegacyAppService {
     url: url::Url,
     header: SecretString,
+    /// Azure Machine Learning compute names its identity in `DEFAULT_IDENTITY_CLIENT_ID`; it is
+    /// used when nothing else chose one (as the Azure SDKs do for this protocol).
+    default_client_id: Option<String>,
     transport: HttpTransport,
     retry: RetryOptions,
 }
@@ -45,6 +48,7 @@ impl LegacyAppService {
         Ok(Self {
             url: endpoint_url(env, "MSI_ENDPOINT")?,
             header: SecretString::from(env.get("MSI_SECRET").unwrap_or_default().to_owned()),
+            default_client_id: env.get("DEFAULT_IDENTITY_CLIENT_ID").map(str::to_owned),
             transport,
             retry,
         })
@@ -63,7 +67,11 @@ impl LegacyAppService {
                 .append_pair("resource", resource)
                 .append_pair("api-version", API_VERSION);
             // Object and resource ids were refused when the credential was built.
-            if let Some(UserAssignedId::ClientId(id)) = ctx.identity {
+            let client_id = match ctx.identity {
+                Some(UserAssignedId::ClientId(id)) => Some(id.as_str()),
+                _ => self.default_client_id.as_deref(),
+            };
+            if let Some(id) = client_id {
                 query.append_pair("clientid", id);
             }
         }

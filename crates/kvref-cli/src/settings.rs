@@ -1,0 +1,584 @@
+//! Reading settings files (TOML, JSON, YAML, .env) and prefixed environment variables into one
+//! flat list of `(dotted key, source, string value)` for the resolver.
+//!
+//! Every format is read into one tree (`serde_json::Value`) so that `kvref resolve` can write the
+//! same shape back out. Nested tables become dotted keys (`db.password`) and array items their index
+//! (`hosts.0`). Only string leaves can hold a Key Vault reference; other leaves are kept in the tree
+//! but never listed.
+//!
+//! Parse errors name the file, line and column but never quote the file's text: a settings file
+//! may hold a plain secret next to the references.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+/// One string leaf of the settings.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Setting {
+    /// The dotted key, e.g. `db.password` or `hosts.0`.
+    pub(crate) key: String,
+    /// Where it came from: a file name as given on the command line, or `env:NAME`.
+    pub(crate) source: String,
+    /// The raw value (may be a reference, may be a plain secret: never printed by `kvref check`).
+    pub(crate) value: String,
+}
+
+// Values may be plain secrets: Debug shows the key and source only.
+impl std::fmt::Debug for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setting")
+            .field("key", &self.key)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The formats `kvref` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Json,
+    Yaml,
+    Dotenv,
+}
+
+impl Format {
+    /// The format a file name implies: `.toml`, `.json`, `.yaml`/`.yml`, and `.env` (also
+    /// `.env.local`, `prod.env`).
+    pub(crate) fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let extension = name.rsplit_once('.').map(|(_, ext)| ext).unwrap_or("");
+        match extension {
+            "toml" => Some(Format::Toml),
+            "json" => Some(Format::Json),
+            "yaml" | "yml" => Some(Format::Yaml),
+            "env" => Some(Format::Dotenv),
+            _ if name.starts_with(".env") => Some(Format::Dotenv),
+            _ => None,
+        }
+    }
+}
+
+/// A settings file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SettingsError {
+    #[error(
+        "{path}: unknown settings format; kvref reads .toml, .json, .yaml, .yml and .env files"
+    )]
+    UnknownFormat { path: String },
+    #[error("{path}: cannot read the file: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}: not valid {format}: {reason}")]
+    Parse {
+        path: String,
+        format: &'static str,
+        reason: String,
+    },
+    #[error("{path}: the top level must be a table of settings, not a single value")]
+    NotATable { path: String },
+}
+
+/// One settings file, parsed.
+#[derive(Clone)]
+pub(crate) struct SettingsFile {
+    /// The path as given.
+    pub(crate) path: PathBuf,
+    /// The format it was read as.
+    pub(crate) format: Format,
+    /// The whole tree (an object at the top).
+    pub(crate) tree: Value,
+}
+
+impl SettingsFile {
+    /// Reads and parses `path`, choosing the format from its name.
+    pub(crate) fn read(path: &Path) -> Result<SettingsFile, SettingsError> {
+        let shown = path.display().to_string();
+        let format = Format::from_path(path).ok_or_else(|| SettingsError::UnknownFormat {
+            path: shown.clone(),
+        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Read {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let tree = parse(&text, format).map_err(|(format, reason)| SettingsError::Parse {
+            path: shown.clone(),
+            format,
+            reason,
+        })?;
+        if !tree.is_object() {
+            return Err(SettingsError::NotATable { path: shown });
+        }
+        Ok(SettingsFile {
+            path: path.to_owned(),
+            format,
+            tree,
+        })
+    }
+
+    /// The source label of this file's settings.
+    pub(crate) fn source(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// Every string leaf, in key order.
+    pub(crate) fn settings(&self) -> Vec<Setting> {
+        let source = self.source();
+        let mut out = Vec::new();
+        flatten(&self.tree, &mut String::new(), &mut |key, value| {
+            out.push(Setting {
+                key: key.to_owned(),
+                source: source.clone(),
+                value: value.to_owned(),
+            })
+        });
+        out
+    }
+}
+
+/// Parses `text` as `format` into a tree; on error, the format's name and a reason that quotes
+/// no text of the file.
+pub(crate) fn parse(text: &str, format: Format) -> Result<Value, (&'static str, String)> {
+    match format {
+        Format::Toml => {
+            let table: toml::Table = toml::from_str(text).map_err(|e| {
+                let at = e
+                    .span()
+                    .map(|span| format!(" at {}", line_column(text, span.start)))
+                    .unwrap_or_default();
+                ("TOML", format!("{}{at}", e.message().trim_end()))
+            })?;
+            Ok(from_toml(toml::Value::Table(table)))
+        }
+        Format::Json => serde_json::from_str(text).map_err(|e| {
+            (
+                "JSON",
+                format!("syntax error at line {} column {}", e.line(), e.column()),
+            )
+        }),
+        Format::Yaml => {
+            if text.trim().is_empty() {
+                return Ok(Value::Object(Map::new()));
+            }
+            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
+                let at = e
+                    .location()
+                    .map(|l| format!(" at line {} column {}", l.line(), l.column()))
+                    .unwrap_or_default();
+                ("YAML", format!("syntax error{at}"))
+            })?;
+            Ok(from_yaml(yaml))
+        }
+        Format::Dotenv => parse_dotenv(text).map_err(|line| {
+            (
+                ".env",
+                format!("line {line} is not `NAME=value` (or a comment)"),
+            )
+        }),
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line} column {column}")
+}
+
+/// Calls `leaf(dotted key, value)` for every string leaf under `node`.
+pub(crate) fn flatten(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &str)) {
+    flatten_all(node, prefix, &mut |key, value| {
+        if let Value::String(s) = value {
+            leaf(key, s);
+        }
+    });
+}
+
+/// Calls `leaf(dotted key, value)` for every leaf under `node` (strings, numbers, booleans,
+/// nulls; not empty tables or arrays).
+pub(crate) fn flatten_all(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &Value)) {
+    let mut descend = |prefix: &mut String, segment: &str, child: &Value| {
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push('.');
+        }
+        prefix.push_str(segment);
+        flatten_all(child, prefix, leaf);
+        prefix.truncate(len);
+    };
+    match node {
+        Value::Object(map) => {
+            for (k, v) in map {
+                descend(prefix, k, v);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                descend(prefix, &i.to_string(), v);
+            }
+        }
+        leaf_value => leaf(prefix, leaf_value),
+    }
+}
+
+/// Replaces the string leaf at `key` (dotted, as [`flatten`] names it) with `replacement`.
+/// Returns whether the key was found.
+pub(crate) fn replace_leaf(tree: &mut Value, key: &str, replacement: Value) -> bool {
+    // Keys may themselves contain dots (`{"a.b": ..}`), so walk by matching whole prefixes.
+    fn walk(node: &mut Value, rest: &str, replacement: &mut Option<Value>) -> bool {
+        if rest.is_empty() {
+            if node.is_string() {
+                if let Some(value) = replacement.take() {
+                    *node = value;
+                }
+                return true;
+            }
+            return false;
+        }
+        match node {
+            Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    if let Some(tail) = rest.strip_prefix(k.as_str()) {
+                        let tail = match tail.strip_prefix('.') {
+                            Some(t) => t,
+                            None if tail.is_empty() => tail,
+                            None => continue,
+                        };
+                        if walk(child, tail, replacement) {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+            Value::Array(items) => {
+                let (index, tail) = rest.split_once('.').unwrap_or((rest, ""));
+                match index.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(child) => walk(child, tail, replacement),
+                    None => false,
+                }
+            }
+            _ => false,
+        }
+    }
+    walk(tree, key, &mut Some(replacement))
+}
+
+fn from_toml(value: toml::Value) -> Value {
+    match value {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => Value::from(f),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(items) => Value::Array(items.into_iter().map(from_toml).collect()),
+        toml::Value::Table(table) => {
+            Value::Object(table.into_iter().map(|(k, v)| (k, from_toml(v))).collect())
+        }
+    }
+}
+
+fn from_yaml(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                n.as_f64().map_or(Value::Null, Value::from)
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(from_yaml).collect()),
+        Y::Mapping(mapping) => Value::Object(
+            mapping
+                .into_iter()
+                .map(|(k, v)| (yaml_key(k), from_yaml(v)))
+                .collect(),
+        ),
+        Y::Tagged(tagged) => from_yaml(tagged.value),
+    }
+}
+
+fn yaml_key(key: serde_yaml_ng::Value) -> String {
+    use serde_yaml_ng::Value as Y;
+    match key {
+        Y::String(s) => s,
+        Y::Bool(b) => b.to_string(),
+        Y::Number(n) => n.to_string(),
+        Y::Null => "null".to_owned(),
+        Y::Tagged(tagged) => yaml_key(tagged.value),
+        Y::Sequence(_) | Y::Mapping(_) => "?".to_owned(),
+    }
+}
+
+/// Parses a .env file: `NAME=value` lines, optional `export `, `#` comments, values unquoted
+/// (an inline ` #` starts a comment), in single quotes (literal) or double quotes (`\n`, `\t`,
+/// `\"`, `\\` escapes; may span lines). No variable expansion: a check must see the file as
+/// written. On error, the 1-based line number.
+fn parse_dotenv(text: &str) -> Result<Value, usize> {
+    let mut map = Map::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((index, raw)) = lines.next() {
+        let line_no = index + 1;
+        let line = raw.trim_start_matches('\u{feff}').trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let (name, rest) = line.split_once('=').ok_or(line_no)?;
+        let name = name.trim();
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid_name {
+            return Err(line_no);
+        }
+        let rest = rest.trim_start();
+        let value = if let Some(body) = rest.strip_prefix('\'') {
+            let end = body.find('\'').ok_or(line_no)?;
+            trailing_comment_only(&body[end + 1..], line_no)?;
+            body[..end].to_owned()
+        } else if let Some(body) = rest.strip_prefix('"') {
+            let mut value = String::new();
+            let mut current = body.to_owned();
+            loop {
+                match unescape_until_quote(&current, &mut value) {
+                    Some(after) => {
+                        trailing_comment_only(&current[after..], line_no)?;
+                        break;
+                    }
+                    None => {
+                        // The quoted value continues on the next line.
+                        let (_, next) = lines.next().ok_or(line_no)?;
+                        value.push('\n');
+                        current = next.to_owned();
+                    }
+                }
+            }
+            value
+        } else {
+            let end = rest.find(" #").unwrap_or(rest.len());
+            rest[..end].trim_end().to_owned()
+        };
+        map.insert(name.to_owned(), Value::String(value));
+    }
+    Ok(Value::Object(map))
+}
+
+/// Appends the unescaped text of `s` up to an unescaped `"` to `out`; returns the byte offset just
+/// after that quote, or `None` when the line ends first.
+fn unescape_until_quote(s: &str, out: &mut String) -> Option<usize> {
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some(i + 1),
+            '\\' => match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, other)) => out.push(other),
+                None => out.push('\\'),
+            },
+            other => out.push(other),
+        }
+    }
+    None
+}
+
+fn trailing_comment_only(rest: &str, line_no: usize) -> Result<(), usize> {
+    let rest = rest.trim();
+    if rest.is_empty() || rest.starts_with('#') {
+        Ok(())
+    } else {
+        Err(line_no)
+    }
+}
+
+/// Environment variables whose name starts with `prefix`, as settings: `APP_DB__PASSWORD` with
+/// prefix `APP_` (or `APP`) becomes key `db.password` (double underscore nests, lower case, as
+/// the `config` crate does) from source `env:APP_DB__PASSWORD`.
+pub(crate) fn from_env<'a>(
+    vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    prefix: &str,
+) -> Vec<Setting> {
+    let mut out = Vec::new();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let rest = if prefix.ends_with('_') || prefix.is_empty() {
+            rest
+        } else {
+            match rest.strip_prefix('_') {
+                Some(r) => r,
+                None => continue,
+            }
+        };
+        if rest.is_empty() {
+            continue;
+        }
+        out.push(Setting {
+            key: rest.to_ascii_lowercase().replace("__", "."),
+            source: format!("env:{name}"),
+            value: value.to_owned(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(text: &str, format: Format) -> Vec<(String, String)> {
+        let tree = parse(text, format).unwrap();
+        let mut out = Vec::new();
+        flatten(&tree, &mut String::new(), &mut |k, v| {
+            out.push((k.to_owned(), v.to_owned()))
+        });
+        out
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn toml_nested_tables_and_arrays_flatten_to_dotted_keys() {
+        let text = r#"
+            name = "app"
+            port = 8080
+            when = 1979-05-27T07:32:00Z
+            [db]
+            password = "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)"
+            [[db.replicas]]
+            url = "r0"
+            [[db.replicas]]
+            url = "r1"
+            tags = ["x", 3, "y"]
+        "#;
+        assert_eq!(
+            leaves(text, Format::Toml),
+            pairs(&[
+                (
+                    "db.password",
+                    "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)"
+                ),
+                ("db.replicas.0.url", "r0"),
+                ("db.replicas.1.tags.0", "x"),
+                ("db.replicas.1.tags.2", "y"),
+                ("db.replicas.1.url", "r1"),
+                ("name", "app"),
+                ("when", "1979-05-27T07:32:00Z"),
+            ])
+        );
+    }
+
+    #[test]
+    fn json_and_yaml_flatten_alike() {
+        let json = r#"{"a": {"b": ["s", {"c": "d"}], "n": 1, "z": null, "t": true}}"#;
+        let yaml = "a:\n  b:\n    - s\n    - c: d\n  n: 1\n  z: ~\n  t: true\n";
+        let expected = pairs(&[("a.b.0", "s"), ("a.b.1.c", "d")]);
+        assert_eq!(leaves(json, Format::Json), expected);
+        assert_eq!(leaves(yaml, Format::Yaml), expected);
+    }
+
+    #[test]
+    fn yaml_non_string_keys_and_tags() {
+        let yaml = "1: one\ntrue: yes-string\nx: !custom tagged\n";
+        assert_eq!(
+            leaves(yaml, Format::Yaml),
+            pairs(&[("1", "one"), ("true", "yes-string"), ("x", "tagged")])
+        );
+    }
+
+    #[test]
+    fn dotenv_forms() {
+        let text = "# comment\n\nexport A=plain value # note\nB='single # kept'\nC=\"dq \\\"x\\\"\\n\"\nD=\"multi\nline\"\nE=\n F = spaced \nG=a#b\n";
+        assert_eq!(
+            leaves(text, Format::Dotenv),
+            pairs(&[
+                ("A", "plain value"),
+                ("B", "single # kept"),
+                ("C", "dq \"x\"\n"),
+                ("D", "multi\nline"),
+                ("E", ""),
+                ("F", "spaced"),
+                ("G", "a#b"),
+            ])
+        );
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_file() {
+        let secret = "hunter2-plain-secret";
+        for (text, format) in [
+            (format!("password = \"{secret}\nx = "), Format::Toml),
+            (format!("{{\"password\": \"{secret}\" oops}}"), Format::Json),
+            (format!("password: \"{secret}\n  - : ]["), Format::Yaml),
+            (format!("{secret}\n"), Format::Dotenv),
+            (format!("A='{secret}\n"), Format::Dotenv),
+        ] {
+            let (_, reason) = parse(&text, format).unwrap_err();
+            assert!(!reason.contains(secret), "{format:?}: {reason}");
+            assert!(reason.contains("line"), "{format:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn format_from_file_name() {
+        for (name, format) in [
+            ("settings.toml", Some(Format::Toml)),
+            ("a/b/appsettings.JSON", Some(Format::Json)),
+            ("x.yml", Some(Format::Yaml)),
+            ("x.yaml", Some(Format::Yaml)),
+            (".env", Some(Format::Dotenv)),
+            (".env.local", Some(Format::Dotenv)),
+            ("prod.env", Some(Format::Dotenv)),
+            ("settings.ini", None),
+        ] {
+            assert_eq!(Format::from_path(Path::new(name)), format, "{name}");
+        }
+    }
+
+    #[test]
+    fn env_prefix_with_or_without_underscore() {
+        let vars = [
+            ("APP_DB__PASSWORD", "v1"),
+            ("APPLE", "no"),
+            ("APP_", "empty-name"),
+            ("OTHER", "no"),
+        ];
+        for prefix in ["APP_", "APP"] {
+            let found = from_env(vars.iter().copied(), prefix);
+            assert_eq!(found.len(), 1, "{prefix}");
+            assert_eq!(found[0].key, "db.password");
+            assert_eq!(found[0].source, "env:APP_DB__PASSWORD");
+            assert_eq!(found[0].value, "v1");
+        }
+    }
+
+    #[test]
+    fn replace_leaf_follows_dotted_keys_and_indexes() {
+        let mut tree = parse(
+            r#"{"a": {"b": ["s", {"c": "d"}]}, "x.y": "z"}"#,
+            Format::Json,
+        )
+        .unwrap();
+        assert!(replace_leaf(&mut tree, "a.b.1.c", Value::from("D")));
+        assert!(replace_leaf(&mut tree, "x.y", Value::from("Z")));
+        assert!(!replace_leaf(&mut tree, "a.b.7", Value::from("none")));
+        assert!(!replace_leaf(&mut tree, "a", Value::from("not a leaf")));
+        assert_eq!(tree["a"]["b"][1]["c"], "D");
+        assert_eq!(tree["x.y"], "Z");
+    }
+}
