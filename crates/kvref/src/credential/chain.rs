@@ -243,10 +243,10 @@ impl TokenCredential for DefaultCredential {
     }
 
     async fn get_token(&self, request: &TokenRequest) -> Result<AccessToken, CredentialError> {
-        if let Some(&index) = self.selected.get() {
-            if let Member::Ready(credential) = &self.members[index] {
-                return credential.get_token(request).await;
-            }
+        if let Some(&index) = self.selected.get()
+            && let Member::Ready(credential) = &self.members[index]
+        {
+            return credential.get_token(request).await;
         }
         let mut attempts: Vec<CredentialError> = Vec::new();
         for (index, member) in self.members.iter().enumerate() {

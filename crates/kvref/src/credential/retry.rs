@@ -284,10 +284,10 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, reqwes
 fn is_connection_refused(error: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return true;
-            }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
         }
         source = err.source();
     }
@@ -303,14 +303,14 @@ fn is_tls_rejection(error: &reqwest::Error) -> bool {
         if err.is::<rustls::Error>() {
             return true;
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if matches!(
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
                 io.kind(),
                 std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
-            ) && io.get_ref().is_some()
-            {
-                return true;
-            }
+            )
+            && io.get_ref().is_some()
+        {
+            return true;
         }
         source = err.source();
     }
