@@ -109,7 +109,8 @@ impl ResolveStatus {
 
 impl fmt::Display for ResolveStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad` so that tables can align statuses with `{:<24}`.
+        f.pad(self.as_str())
     }
 }
 
