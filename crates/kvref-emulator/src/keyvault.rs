@@ -340,17 +340,17 @@ fn serve_in_vault(shared: &Shared, vault: &mut Vault, req: &Req) -> Response<Bod
         );
     }
 
-    if let Some(name) = operation.secret_name() {
-        if !is_valid_secret_name(name) {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                &error_body(
-                    "BadParameter",
-                    &format!("The request URI contains an invalid name: {name}"),
-                    None,
-                ),
-            );
-        }
+    if let Some(name) = operation.secret_name()
+        && !is_valid_secret_name(name)
+    {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &error_body(
+                "BadParameter",
+                &format!("The request URI contains an invalid name: {name}"),
+                None,
+            ),
+        );
     }
 
     let role = shared.role_of(&claims.oid, &vault.name);

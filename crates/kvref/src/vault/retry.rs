@@ -110,10 +110,11 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
 /// (delta-seconds or an HTTP date).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     for name in ["x-ms-retry-after-ms", "retry-after-ms"] {
-        if let Some(ms) = header_str(headers, name).and_then(|v| v.parse::<f64>().ok()) {
-            if ms.is_finite() && ms >= 0.0 {
-                return Some(Duration::from_secs_f64(ms.min(1e12) / 1000.0));
-            }
+        if let Some(ms) = header_str(headers, name).and_then(|v| v.parse::<f64>().ok())
+            && ms.is_finite()
+            && ms >= 0.0
+        {
+            return Some(Duration::from_secs_f64(ms.min(1e12) / 1000.0));
         }
     }
     let value = header_str(headers, "retry-after")?;
