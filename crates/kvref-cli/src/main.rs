@@ -6,9 +6,14 @@
 //! emulator` runs the local emulator. Logs go to stderr through tracing (`RUST_LOG`); no secret
 //! value or token is ever logged.
 
+mod check;
 mod cli;
+mod connect;
+mod emulator;
+mod progress;
 mod render;
 mod report;
+mod resolve;
 mod settings;
 
 use std::io::IsTerminal;
@@ -19,10 +24,8 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 /// Exit status when every reference resolved.
-#[allow(dead_code)]
 const EXIT_OK: u8 = 0;
 /// Exit status when at least one reference did not resolve.
-#[allow(dead_code)]
 const EXIT_FAILED: u8 = 1;
 /// Exit status for usage errors and when the command could not run at all.
 const EXIT_USAGE: u8 = 2;
@@ -53,10 +56,9 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            // Wired once the emulator, credentials and resolver land.
-            Command::Check(_) | Command::Resolve(_) | Command::Emulator(_) => {
-                Err::<u8, _>(CliError("not wired yet".into()))
-            }
+            Command::Check(args) => check::run(args).await,
+            Command::Resolve(args) => resolve::run(args).await,
+            Command::Emulator(args) => emulator::run(args).await,
         }
     });
     match outcome {

@@ -119,6 +119,26 @@ impl Report {
             }
             out.push('\n');
         }
+        // What the service said, first line only, for the rows that failed: the table keeps
+        // one line per reference, and the JSON report has the whole message.
+        let details: Vec<String> = self
+            .references
+            .iter()
+            .filter(|r| !r.is_resolved())
+            .filter_map(|r| {
+                let first = r.message.as_deref()?.lines().next()?.trim();
+                Some(format!(
+                    "  - {} ({}): {first}\n",
+                    one_line(&r.key),
+                    one_line(&r.source)
+                ))
+            })
+            .collect();
+        if !details.is_empty() {
+            out.push_str("Details:\n");
+            details.iter().for_each(|d| out.push_str(d));
+            out.push('\n');
+        }
         let Summary {
             total,
             resolved,
@@ -235,6 +255,8 @@ mod tests {
         );
         assert!(lines[1].contains("(latest)"));
         assert!(lines[2].ends_with("Check the secret name and the vault."));
+        assert_eq!(lines[4], "Details:");
+        assert_eq!(lines[5], "  - api.key (env:APP_API__KEY): not found");
         assert_eq!(lines.last(), Some(&"2 references: 1 resolved, 1 failed"));
     }
 }

@@ -1,0 +1,60 @@
+//! Builds the resolver `check` and `resolve` use: local emulator mode or Azure, the credential
+//! chain with the identity the flags select, and the resolver's limits.
+
+use std::sync::Arc;
+
+use kvref::Env;
+use kvref::credential::{DefaultCredential, DefaultCredentialOptions, UserAssignedId};
+use kvref::local::LocalEmulator;
+use kvref::resolve::Resolver;
+use kvref::transport::HttpTransport;
+
+use crate::CliError;
+use crate::cli::ConnectionArgs;
+
+/// The resolver for these options, in local emulator mode when `--emulator` or `KVREF_EMULATOR`
+/// asks for it.
+pub(crate) async fn resolver(args: &ConnectionArgs, env: &Env) -> Result<Resolver, CliError> {
+    let local = match &args.emulator {
+        Some(url) => Some(LocalEmulator::connect(url).await?),
+        None => LocalEmulator::from_env(env).await?,
+    };
+    let (transport, credential_env) = match &local {
+        Some(local) => (local.transport()?, local.credential_env(env)),
+        None => (HttpTransport::shared()?, env.clone()),
+    };
+    let user_assigned = user_assigned(args);
+    if let Some(id) = &user_assigned {
+        tracing::debug!(identity = ?id, "user-assigned identity chosen on the command line");
+    }
+    let mut options = DefaultCredentialOptions::new(credential_env, transport.clone());
+    options.user_assigned = user_assigned;
+    // Against the emulator, a developer tool (az, azd) would fetch a real Azure token: never.
+    options.exclude_developer_credentials = local.is_some();
+    let credential = DefaultCredential::new(options)
+        .map_err(|e| CliError(format!("cannot set up the credential: {e}")))?;
+    let mut builder = Resolver::builder()
+        .credential(Arc::new(credential))
+        .transport(transport);
+    if let Some(budget) = args.timeout {
+        builder = builder.budget(budget);
+    }
+    for suffix in &args.allow_vault_suffix {
+        builder = builder.allow_vault_suffix(suffix);
+    }
+    builder
+        .build()
+        .map_err(|e| CliError(format!("cannot set up the resolver: {e}")))
+}
+
+fn user_assigned(args: &ConnectionArgs) -> Option<UserAssignedId> {
+    if let Some(id) = &args.client_id {
+        Some(UserAssignedId::ClientId(id.clone()))
+    } else if let Some(id) = &args.object_id {
+        Some(UserAssignedId::ObjectId(id.clone()))
+    } else {
+        args.resource_id
+            .as_ref()
+            .map(|id| UserAssignedId::ResourceId(id.clone()))
+    }
+}
