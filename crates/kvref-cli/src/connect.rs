@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use kvref::Env;
 use kvref::credential::{DefaultCredential, DefaultCredentialOptions, UserAssignedId};
-use kvref::local::LocalEmulator;
+use kvref::local::{Connection, LocalEmulator};
 use kvref::resolve::Resolver;
-use kvref::transport::HttpTransport;
 
 use crate::CliError;
 use crate::cli::ConnectionArgs;
@@ -15,13 +14,13 @@ use crate::cli::ConnectionArgs;
 /// The resolver for these options, in local emulator mode when `--emulator` or `KVREF_EMULATOR`
 /// asks for it.
 pub(crate) async fn resolver(args: &ConnectionArgs, env: &Env) -> Result<Resolver, CliError> {
-    let local = match &args.emulator {
-        Some(url) => Some(LocalEmulator::connect(url).await?),
-        None => LocalEmulator::from_env(env).await?,
-    };
-    let (transport, credential_env) = match &local {
-        Some(local) => (local.transport()?, local.credential_env(env)),
-        None => (HttpTransport::shared()?, env.clone()),
+    let Connection {
+        transport,
+        credential_env,
+        emulator,
+    } = match &args.emulator {
+        Some(url) => Connection::local(LocalEmulator::connect(url).await?, env)?,
+        None => Connection::from_env(env).await?,
     };
     let user_assigned = user_assigned(args);
     if let Some(id) = &user_assigned {
@@ -30,7 +29,7 @@ pub(crate) async fn resolver(args: &ConnectionArgs, env: &Env) -> Result<Resolve
     let mut options = DefaultCredentialOptions::new(credential_env, transport.clone());
     options.user_assigned = user_assigned;
     // Against the emulator, a developer tool (az, azd) would fetch a real Azure token: never.
-    options.exclude_developer_credentials = local.is_some();
+    options.exclude_developer_credentials = emulator.is_some();
     let credential = DefaultCredential::new(options)
         .map_err(|e| CliError(format!("cannot set up the credential: {e}")))?;
     let mut builder = Resolver::builder()

@@ -15,17 +15,15 @@
 //! able to point at another host. The mode is announced at `warn` level whenever it is on.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo() -> Result<(), kvref::local::LocalError> {
 //! use kvref::Env;
-//! use kvref::local::LocalEmulator;
-//! use kvref::transport::HttpTransport;
+//! use kvref::local::Connection;
 //!
-//! let env = Env::from_process();
-//! let (transport, credential_env) = match LocalEmulator::from_env(&env).await? {
-//!     Some(local) => (local.transport()?, local.credential_env(&env)),
-//!     None => (HttpTransport::shared()?, env),
-//! };
-//! # let _ = (transport, credential_env);
+//! // The emulator when KVREF_EMULATOR is set, Azure otherwise: no other code changes.
+//! let connection = Connection::from_env(&Env::from_process()).await?;
+//! // Build the credential from `connection.credential_env` and `connection.transport`,
+//! // and give the resolver `connection.transport`.
+//! # let _ = connection;
 //! # Ok(()) }
 //! ```
 
@@ -136,6 +134,12 @@ pub enum LocalError {
         /// What was wrong with the answer.
         reason: String,
     },
+    /// The HTTP clients could not be built.
+    #[error("cannot set up the HTTP clients: {reason}")]
+    Transport {
+        /// Why.
+        reason: String,
+    },
     /// The emulator's CA certificate could not be read or used.
     #[error(
         "cannot use the kvref emulator's CA certificate {path}: {reason}; the emulator writes it \
@@ -147,6 +151,58 @@ pub enum LocalError {
         /// Why it could not be used.
         reason: String,
     },
+}
+
+/// What kvref talks through, chosen from the environment: the kvref emulator when
+/// `KVREF_EMULATOR` is set, Azure otherwise.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// The HTTP clients: routed to the emulator and trusting its CA in local mode, the shared
+    /// process-wide transport otherwise.
+    pub transport: HttpTransport,
+    /// The environment the credential chain should read (see [`LocalEmulator::credential_env`]).
+    pub credential_env: Env,
+    /// The emulator, in local mode.
+    pub emulator: Option<LocalEmulator>,
+}
+
+impl Connection {
+    /// Local mode when `env` has `KVREF_EMULATOR`, otherwise Azure with `env` as it is.
+    pub async fn from_env(env: &Env) -> Result<Connection, LocalError> {
+        match LocalEmulator::from_env(env).await? {
+            Some(emulator) => Connection::local(emulator, env),
+            None => Connection::azure(env),
+        }
+    }
+
+    /// Through `emulator`, with `env` as the base of the credential environment.
+    pub fn local(emulator: LocalEmulator, env: &Env) -> Result<Connection, LocalError> {
+        Ok(Connection {
+            transport: emulator.transport().map_err(transport_error)?,
+            credential_env: emulator.credential_env(env),
+            emulator: Some(emulator),
+        })
+    }
+
+    /// To Azure: the shared transport and `env` unchanged.
+    pub fn azure(env: &Env) -> Result<Connection, LocalError> {
+        Ok(Connection {
+            transport: HttpTransport::shared().map_err(transport_error)?,
+            credential_env: env.clone(),
+            emulator: None,
+        })
+    }
+
+    /// Whether this is local emulator mode.
+    pub fn is_local(&self) -> bool {
+        self.emulator.is_some()
+    }
+}
+
+fn transport_error(e: TransportError) -> LocalError {
+    LocalError::Transport {
+        reason: e.to_string(),
+    }
 }
 
 impl LocalError {
