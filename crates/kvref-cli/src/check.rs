@@ -8,7 +8,7 @@ use kvref::resolve::Outcome;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::report::{Report, Row};
 use crate::settings::{self, Setting, SettingsFile};
-use crate::{CliError, EXIT_FAILED, EXIT_OK, connect, progress};
+use crate::{CliError, EXIT_FAILED, EXIT_OK, connect, progress, write_stdout};
 
 pub(crate) async fn run(args: CheckArgs) -> Result<u8, CliError> {
     let env = Env::from_process();
@@ -26,8 +26,8 @@ pub(crate) async fn run(args: CheckArgs) -> Result<u8, CliError> {
 
     let report = Report::new(keyed.rows(resolution.outcomes()));
     match args.format {
-        CheckFormat::Json => println!("{}", report.to_json()),
-        CheckFormat::Table => print!("{}", report.to_table()),
+        CheckFormat::Json => write_stdout(&(report.to_json() + "\n"))?,
+        CheckFormat::Table => write_stdout(&report.to_table())?,
     }
     Ok(if report.all_resolved() {
         EXIT_OK

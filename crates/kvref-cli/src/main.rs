@@ -70,6 +70,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes the command's output. A closed pipe (`kvref check | head`) is not an error.
+fn write_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default: warnings and errors only).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -10,7 +10,7 @@ use crate::check::KeyedSettings;
 use crate::cli::ResolveArgs;
 use crate::render::{OutputFormat, render};
 use crate::settings::{Format, SettingsFile, replace_leaf};
-use crate::{CliError, EXIT_FAILED, EXIT_OK, connect};
+use crate::{CliError, EXIT_FAILED, EXIT_OK, connect, write_stdout};
 
 pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
     let env = Env::from_process();
@@ -56,7 +56,7 @@ pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
     });
     let text = render(&tree, format, file.format == Format::Dotenv)
         .map_err(|e| CliError(format!("cannot write the settings as {format:?}: {e}")))?;
-    print!("{text}");
+    write_stdout(&text)?;
     Ok(EXIT_OK)
 }
 
