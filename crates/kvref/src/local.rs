@@ -48,7 +48,7 @@ pub const VAULT_DOMAINS: [&str; 3] = [
 /// Variables that name an identity source on their own. When the environment holds any of them,
 /// local mode leaves the credential environment alone instead of adding the emulator's App
 /// Service identity.
-pub const IDENTITY_SOURCE_VARS: [&str; 8] = [
+pub const IDENTITY_SOURCE_VARS: [&str; 7] = [
     "IDENTITY_ENDPOINT",
     "MSI_ENDPOINT",
     "AZURE_POD_IDENTITY_AUTHORITY_HOST",
@@ -56,7 +56,6 @@ pub const IDENTITY_SOURCE_VARS: [&str; 8] = [
     "AZURE_FEDERATED_TOKEN_FILE",
     "AZURE_CLIENT_SECRET",
     "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_CLIENT_CERTIFICATE",
 ];
 
 /// How long to wait for the emulator's info: it is on this machine, so it answers at once or not
