@@ -5,6 +5,7 @@
 //! secret, fetched with the application's managed identity, before the typed settings reach the
 //! application.
 
+pub mod connect;
 pub mod credential;
 pub mod env;
 pub mod error;

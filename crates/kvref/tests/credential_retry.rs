@@ -238,3 +238,20 @@ async fn a_silent_imds_makes_the_chain_fail_fast() {
         "{err}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_narrowed_to_managed_identity_does_not_probe() {
+    let emu = start(Identities::ALL).await;
+    let mut env = env(&emu, "imds");
+    env.set("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential");
+    let chain =
+        DefaultCredential::new(DefaultCredentialOptions::new(env, transport(&emu))).unwrap();
+    assert_eq!(
+        chain.members().collect::<Vec<_>>(),
+        ["ManagedIdentityCredential"]
+    );
+    chain.get_token(&TokenRequest::new(SCOPE)).await.unwrap();
+    let served = requests_to(&emu, Endpoint::Imds).await;
+    assert_eq!(served.len(), 1);
+    assert!(served[0].query.contains("resource="));
+}

@@ -180,3 +180,59 @@ async fn no_token_or_identity_secret_reaches_the_logs() {
         );
     }
 }
+
+#[tokio::test]
+async fn debug_output_of_every_credential_hides_secrets() {
+    let emu = start(Identities::ALL).await;
+    let transport = transport(&emu);
+    let mut secrets = vec![SP_SECRET.to_owned()];
+    let mut shown = String::new();
+    for source in [
+        "app_service",
+        "legacy_app_service",
+        "imds",
+        "arc",
+        "cloud_shell",
+        "service_fabric",
+    ] {
+        let env = env(&emu, source);
+        for name in ["IDENTITY_HEADER", "MSI_SECRET"] {
+            if let Some(value) = env.get(name) {
+                secrets.push(value.to_owned());
+            }
+        }
+        let credential = ManagedIdentityCredential::new(ManagedIdentityOptions::new(
+            env.clone(),
+            transport.clone(),
+        ))
+        .unwrap();
+        shown += &format!("{credential:?}\n{env:?}\n");
+        let chain =
+            DefaultCredential::new(DefaultCredentialOptions::new(env, transport.clone())).unwrap();
+        shown += &format!("{chain:?}\n");
+    }
+    let host = env(&emu, "workload_identity")
+        .get("AZURE_AUTHORITY_HOST")
+        .unwrap()
+        .to_owned();
+    let secret_env = Env::from_pairs([
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", SP_CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", SP_SECRET),
+        ("AZURE_AUTHORITY_HOST", host.as_str()),
+    ]);
+    let environment = EnvironmentCredential::new(&secret_env, transport.clone()).unwrap();
+    let workload =
+        WorkloadIdentityCredential::new(&env(&emu, "workload_identity"), transport).unwrap();
+    shown += &format!("{environment:?}\n{workload:?}\n");
+    assert!(
+        shown.contains("ManagedIdentityCredential") || shown.contains("source"),
+        "{shown}"
+    );
+    for secret in &secrets {
+        assert!(
+            !shown.contains(secret.as_str()),
+            "a secret in Debug output: {shown}"
+        );
+    }
+}

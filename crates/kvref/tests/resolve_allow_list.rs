@@ -183,3 +183,53 @@ async fn the_client_refuses_foreign_hosts_itself() {
     assert_eq!(forbidden.connections(), 0);
     assert_eq!(credential.calls(), 0);
 }
+
+#[tokio::test]
+async fn an_allowed_custom_suffix_is_contacted_and_an_unlisted_one_is_not() {
+    let listener = ClosingListener::start();
+    let transport = HttpTransport::builder()
+        .route(".vault.example", listener.addr())
+        .build()
+        .unwrap();
+    let settings = vec![(
+        "Db",
+        "@KeyVault(SecretUri=https://myvault.vault.example/secrets/Db)",
+    )];
+    let fast = RetryPolicy::default()
+        .with_max_retries(0)
+        .with_initial_delay(Duration::from_millis(1));
+
+    let strict = Resolver::builder()
+        .credential(CountingCredential::fixed())
+        .transport(transport.clone())
+        .retry_policy(fast)
+        .build()
+        .unwrap();
+    let outcome = strict.resolve(settings.clone()).await.outcomes()[0].clone();
+    assert_eq!(outcome.status(), ResolveStatus::VaultNotAllowed);
+    assert!(
+        outcome
+            .fix()
+            .unwrap()
+            .contains("allow_vault_suffix(\".vault.example\")"),
+        "{:?}",
+        outcome.fix()
+    );
+    assert_eq!(listener.accepted(), 0);
+
+    let extended = Resolver::builder()
+        .credential(CountingCredential::fixed())
+        .transport(transport)
+        .retry_policy(fast)
+        .allow_vault_suffix(".vault.example")
+        .build()
+        .unwrap();
+    let outcome = extended.resolve(settings).await.outcomes()[0].clone();
+    assert_eq!(
+        outcome.status(),
+        ResolveStatus::VaultNotFound,
+        "{:?}",
+        outcome.message()
+    );
+    assert!(listener.accepted() >= 1);
+}

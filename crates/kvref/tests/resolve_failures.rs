@@ -219,3 +219,30 @@ async fn api_version_is_configurable() {
         "{requests:?}"
     );
 }
+
+#[tokio::test]
+async fn an_unknown_vault_costs_one_request_however_many_references_name_it() {
+    let emu = sample().await;
+    let resolver = emu::resolver(&emu, emu::credential(&emu)).build().unwrap();
+    let settings: Vec<(String, String)> = (0..50)
+        .map(|i| {
+            (
+                format!("K{i}"),
+                format!("@KeyVault(VaultName=nosuchvault;SecretName=s{i})"),
+            )
+        })
+        .collect();
+    let resolution = resolver.resolve(settings).await;
+    assert!(
+        resolution
+            .outcomes()
+            .iter()
+            .all(|o| o.status() == ResolveStatus::VaultNotFound)
+    );
+    assert_eq!(emu::vault_requests(&emu).await.len(), 1);
+    // A later resolution tries again: the vault may exist by then.
+    resolver
+        .resolve(vec![("K", "@KeyVault(VaultName=nosuchvault;SecretName=s)")])
+        .await;
+    assert_eq!(emu::vault_requests(&emu).await.len(), 2);
+}

@@ -278,7 +278,19 @@ impl Tool {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = command.spawn().map_err(|e| {
+        let mut attempt = 0;
+        let spawned = loop {
+            match command.spawn() {
+                // The tool is being written (an update, or another thread of this process that
+                // just wrote it still shares the file through a fork): it will be ready shortly.
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 5 => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                other => break other,
+            }
+        };
+        let child = spawned.map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 self.not_installed()
             } else {

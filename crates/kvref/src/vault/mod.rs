@@ -190,7 +190,44 @@ struct ClientInner {
 /// discovery single-flight: concurrent first requests wait for one challenge round trip.
 #[derive(Default)]
 struct VaultState {
-    challenge: tokio::sync::Mutex<Option<Challenge>>,
+    discovery: tokio::sync::Mutex<Discovery>,
+}
+
+/// How far discovery got for one vault.
+#[derive(Default)]
+enum Discovery {
+    /// Not tried yet, or forgotten.
+    #[default]
+    Unknown,
+    /// The vault's verified challenge.
+    Known(Challenge),
+    /// Discovery failed for a reason that concerns the whole vault (unreachable, no such vault,
+    /// a refused challenge). Callers sharing the same deadline (one resolution) get the same
+    /// error at once instead of each trying again: a mistyped vault name with 500 references
+    /// costs one failed request, not 500 one after another.
+    Failed {
+        error: VaultError,
+        deadline: Instant,
+    },
+}
+
+/// What discovery ended with: the challenge, or already the answer for the secret.
+enum Discovered {
+    Challenge(Challenge),
+    Answer(Result<Secret, VaultError>),
+}
+
+/// Whether a failed discovery says something about the vault rather than the secret.
+fn concerns_the_vault(error: &VaultError) -> bool {
+    match error.kind() {
+        VaultErrorKind::Unreachable
+        | VaultErrorKind::ConnectionFailed
+        | VaultErrorKind::TimedOut
+        | VaultErrorKind::Throttled
+        | VaultErrorKind::ChallengeRefused => true,
+        VaultErrorKind::Service => error.code() == Some("VaultNotFound"),
+        _ => false,
+    }
 }
 
 impl fmt::Debug for SecretClient {
@@ -358,21 +395,9 @@ impl SecretClient {
             .append_pair("api-version", &self.inner.api_version);
 
         let vault = self.vault_state(host);
-        let mut challenge = {
-            let mut cached = vault.challenge.lock().await;
-            match cached.as_ref() {
-                Some(c) => c.clone(),
-                None => {
-                    // Discovery: the request goes without a token; its 401 names the audience.
-                    let answer = self.send(&url, None, deadline).await?;
-                    if answer.status != StatusCode::UNAUTHORIZED {
-                        return self.finish(reference, answer);
-                    }
-                    let c = challenge_of(&answer, host)?;
-                    *cached = Some(c.clone());
-                    c
-                }
-            }
+        let mut challenge = match self.challenge(&vault, &url, reference, deadline).await {
+            Discovered::Challenge(c) => c,
+            Discovered::Answer(result) => return result,
         };
         let mut rediscovered = false;
         loop {
@@ -385,7 +410,7 @@ impl SecretClient {
                 match challenge_of(&answer, host) {
                     Ok(fresh) if fresh != challenge => {
                         tracing::debug!("the vault sent a new challenge; discovering again");
-                        *vault.challenge.lock().await = Some(fresh.clone());
+                        *vault.discovery.lock().await = Discovery::Known(fresh.clone());
                         challenge = fresh;
                         rediscovered = true;
                         continue;
@@ -394,12 +419,56 @@ impl SecretClient {
                     Ok(_) => {}
                     Err(refused) => {
                         // A 401 naming a foreign audience: forget what we knew, send nothing more.
-                        *vault.challenge.lock().await = None;
+                        *vault.discovery.lock().await = Discovery::Unknown;
                         return Err(refused);
                     }
                 }
             }
             return self.finish(reference, answer);
+        }
+    }
+
+    /// The vault's challenge: remembered, or discovered with one request that carries no token.
+    /// Concurrent callers wait for one discovery. A vault that answers that request with
+    /// anything but 401 has given the final answer for this secret.
+    async fn challenge(
+        &self,
+        vault: &VaultState,
+        url: &reqwest::Url,
+        reference: &Reference,
+        deadline: Instant,
+    ) -> Discovered {
+        let host = reference.vault_host();
+        let mut discovery = vault.discovery.lock().await;
+        match &*discovery {
+            Discovery::Known(c) => return Discovered::Challenge(c.clone()),
+            Discovery::Failed { error, deadline: d } if *d == deadline => {
+                return Discovered::Answer(Err(error.clone()));
+            }
+            Discovery::Unknown | Discovery::Failed { .. } => {}
+        }
+        let discovered = match self.send(url, None, deadline).await {
+            Ok(answer) if answer.status == StatusCode::UNAUTHORIZED => challenge_of(&answer, host),
+            Ok(answer) => Err(match self.finish(reference, answer) {
+                Ok(secret) => return Discovered::Answer(Ok(secret)),
+                Err(error) => error,
+            }),
+            Err(error) => Err(error),
+        };
+        match discovered {
+            Ok(c) => {
+                *discovery = Discovery::Known(c.clone());
+                Discovered::Challenge(c)
+            }
+            Err(error) => {
+                if concerns_the_vault(&error) {
+                    *discovery = Discovery::Failed {
+                        error: error.clone(),
+                        deadline,
+                    };
+                }
+                Discovered::Answer(Err(error))
+            }
         }
     }
 

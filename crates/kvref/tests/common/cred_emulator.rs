@@ -70,14 +70,25 @@ pub async fn start_with_lifetime(identities: Identities, token_lifetime_secs: u6
 }
 
 /// A transport that trusts the emulator's CA and sends vault hosts and `localhost` (Entra,
-/// Service Fabric) to it.
+/// Service Fabric) to it. Built once per emulator (building loads the system's roots); keyed by
+/// address and CA, so a later emulator on a reused port never gets a stale one.
 pub fn transport(emu: &Emulator) -> HttpTransport {
-    HttpTransport::builder()
-        .add_root_certificate_pem(emu.ca_cert_pem())
-        .route(".vault.azure.net", emu.https_addr())
-        .route("localhost", emu.https_addr())
-        .build()
-        .expect("transport")
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Key = (std::net::SocketAddr, String);
+    static BUILT: OnceLock<Mutex<HashMap<Key, HttpTransport>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().expect("lock");
+    built
+        .entry((emu.https_addr(), emu.ca_cert_pem().to_owned()))
+        .or_insert_with(|| {
+            HttpTransport::builder()
+                .add_root_certificate_pem(emu.ca_cert_pem())
+                .route(".vault.azure.net", emu.https_addr())
+                .route("localhost", emu.https_addr())
+                .build()
+                .expect("transport")
+        })
+        .clone()
 }
 
 /// The environment of one identity source, as the emulator gives it.

@@ -3,7 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// A directory holding fake developer tools, to put first on a test's `PATH`.
@@ -106,18 +106,4 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
     }
-}
-
-/// A TRACE-level subscriber writing into `captured`, with span fields and events of every target.
-pub fn trace_subscriber(captured: &Captured) -> impl tracing::Subscriber + Send + Sync + 'static {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-        .finish()
-}
-
-pub fn exists(path: &Path) -> bool {
-    path.exists()
 }
