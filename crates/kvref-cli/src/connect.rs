@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kvref::Env;
-use kvref::credential::{DefaultCredential, DefaultCredentialOptions, UserAssignedId};
+use kvref::credential::{DefaultCredential, UserAssignedId};
 use kvref::local::{Connection, LocalEmulator};
 use kvref::resolve::Resolver;
 
@@ -14,11 +14,7 @@ use crate::cli::ConnectionArgs;
 /// The resolver for these options, in local emulator mode when `--emulator` or `KVREF_EMULATOR`
 /// asks for it.
 pub(crate) async fn resolver(args: &ConnectionArgs, env: &Env) -> Result<Resolver, CliError> {
-    let Connection {
-        transport,
-        credential_env,
-        emulator,
-    } = match &args.emulator {
+    let connection = match &args.emulator {
         Some(url) => Connection::local(LocalEmulator::connect(url).await?, env)?,
         None => Connection::from_env(env).await?,
     };
@@ -26,15 +22,14 @@ pub(crate) async fn resolver(args: &ConnectionArgs, env: &Env) -> Result<Resolve
     if let Some(id) = &user_assigned {
         tracing::debug!(identity = ?id, "user-assigned identity chosen on the command line");
     }
-    let mut options = DefaultCredentialOptions::new(credential_env, transport.clone());
+    // In local mode this leaves out az and azd: they would fetch a real Azure token.
+    let mut options = connection.credential_options();
     options.user_assigned = user_assigned;
-    // Against the emulator, a developer tool (az, azd) would fetch a real Azure token: never.
-    options.exclude_developer_credentials = emulator.is_some();
     let credential = DefaultCredential::new(options)
         .map_err(|e| CliError(format!("cannot set up the credential: {e}")))?;
     let mut builder = Resolver::builder()
         .credential(Arc::new(credential))
-        .transport(transport);
+        .transport(connection.transport);
     if let Some(budget) = args.timeout {
         builder = builder.budget(budget);
     }

@@ -19,11 +19,13 @@
 //! use kvref::Env;
 //! use kvref::local::Connection;
 //!
+//! use kvref::credential::DefaultCredential;
+//!
 //! // The emulator when KVREF_EMULATOR is set, Azure otherwise: no other code changes.
 //! let connection = Connection::from_env(&Env::from_process()).await?;
-//! // Build the credential from `connection.credential_env` and `connection.transport`,
-//! // and give the resolver `connection.transport`.
-//! # let _ = connection;
+//! let credential = DefaultCredential::new(connection.credential_options());
+//! // ... and give the resolver `connection.transport`.
+//! # let _ = credential;
 //! # Ok(()) }
 //! ```
 
@@ -33,6 +35,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Env;
+use crate::credential::DefaultCredentialOptions;
 use crate::transport::{HttpTransport, TransportBuilder, TransportError};
 
 /// The environment variable that turns local development mode on.
@@ -195,6 +198,16 @@ impl Connection {
     /// Whether this is local emulator mode.
     pub fn is_local(&self) -> bool {
         self.emulator.is_some()
+    }
+
+    /// Options for [`DefaultCredential`](crate::credential::DefaultCredential) over this
+    /// connection. In local mode the developer tools (`az`, `azd`) are left out: they would
+    /// fetch a real Azure token, which has no business going to the emulator.
+    pub fn credential_options(&self) -> DefaultCredentialOptions {
+        let mut options =
+            DefaultCredentialOptions::new(self.credential_env.clone(), self.transport.clone());
+        options.exclude_developer_credentials = self.is_local();
+        options
     }
 }
 
