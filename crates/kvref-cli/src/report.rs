@@ -82,9 +82,12 @@ impl Report {
                     one_line(&r.source),
                     cell(&r.vault),
                     cell(&r.secret),
-                    r.version
-                        .as_deref()
-                        .map_or_else(|| "(latest)".to_owned(), one_line),
+                    match (&r.version, &r.reference) {
+                        (Some(version), _) => one_line(version),
+                        (None, Some(_)) => "(latest)".to_owned(),
+                        // A malformed reference asks for no version at all.
+                        (None, None) => "-".to_owned(),
+                    },
                     one_line(&r.status),
                     cell(&r.resolved_version),
                     cell(&r.error_code),
