@@ -6,9 +6,14 @@
 //! emulator` runs the local emulator. Logs go to stderr through tracing (`RUST_LOG`); no secret
 //! value or token is ever logged.
 
+mod check;
 mod cli;
+mod connect;
+mod emulator;
+mod progress;
 mod render;
 mod report;
+mod resolve;
 mod settings;
 
 use std::io::IsTerminal;
@@ -19,10 +24,8 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 /// Exit status when every reference resolved.
-#[allow(dead_code)]
 const EXIT_OK: u8 = 0;
 /// Exit status when at least one reference did not resolve.
-#[allow(dead_code)]
 const EXIT_FAILED: u8 = 1;
 /// Exit status for usage errors and when the command could not run at all.
 const EXIT_USAGE: u8 = 2;
@@ -53,10 +56,9 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            // Wired once the emulator, credentials and resolver land.
-            Command::Check(_) | Command::Resolve(_) | Command::Emulator(_) => {
-                Err::<u8, _>(CliError("not wired yet".into()))
-            }
+            Command::Check(args) => check::run(args).await,
+            Command::Resolve(args) => resolve::run(args).await,
+            Command::Emulator(args) => emulator::run(args).await,
         }
     });
     match outcome {
@@ -65,6 +67,21 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+/// Writes the command's output. A closed pipe (`kvref check | head`) is not an error.
+fn write_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 

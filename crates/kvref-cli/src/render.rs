@@ -135,9 +135,20 @@ mod tests {
     #[test]
     fn env_output_nests_with_double_underscores_and_quotes() {
         let out = render(&tree(), OutputFormat::Env, false).unwrap();
+        assert!(out.ends_with('\n'));
+        // Key order follows the tree's map, which may or may not keep insertion order.
+        let mut lines: Vec<&str> = out.lines().collect();
+        lines.sort_unstable();
         assert_eq!(
-            out,
-            "DB__HOSTS__0=a\nDB__HOSTS__1=b\nDB__PASSWORD=\"<redacted: myvault/Db@0123>\"\nNAME=app\nNOTHING=\nPORT=8080\n"
+            lines,
+            [
+                "DB__HOSTS__0=a",
+                "DB__HOSTS__1=b",
+                "DB__PASSWORD=\"<redacted: myvault/Db@0123>\"",
+                "NAME=app",
+                "NOTHING=",
+                "PORT=8080",
+            ]
         );
     }
 

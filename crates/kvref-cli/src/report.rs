@@ -82,9 +82,12 @@ impl Report {
                     one_line(&r.source),
                     cell(&r.vault),
                     cell(&r.secret),
-                    r.version
-                        .as_deref()
-                        .map_or_else(|| "(latest)".to_owned(), one_line),
+                    match (&r.version, &r.reference) {
+                        (Some(version), _) => one_line(version),
+                        (None, Some(_)) => "(latest)".to_owned(),
+                        // A malformed reference asks for no version at all.
+                        (None, None) => "-".to_owned(),
+                    },
                     one_line(&r.status),
                     cell(&r.resolved_version),
                     cell(&r.error_code),
@@ -117,6 +120,26 @@ impl Report {
             for row in &rows {
                 line(row);
             }
+            out.push('\n');
+        }
+        // What the service said, first line only, for the rows that failed: the table keeps
+        // one line per reference, and the JSON report has the whole message.
+        let details: Vec<String> = self
+            .references
+            .iter()
+            .filter(|r| !r.is_resolved())
+            .filter_map(|r| {
+                let first = r.message.as_deref()?.lines().next()?.trim();
+                Some(format!(
+                    "  - {} ({}): {first}\n",
+                    one_line(&r.key),
+                    one_line(&r.source)
+                ))
+            })
+            .collect();
+        if !details.is_empty() {
+            out.push_str("Details:\n");
+            details.iter().for_each(|d| out.push_str(d));
             out.push('\n');
         }
         let Summary {
@@ -235,6 +258,8 @@ mod tests {
         );
         assert!(lines[1].contains("(latest)"));
         assert!(lines[2].ends_with("Check the secret name and the vault."));
+        assert_eq!(lines[4], "Details:");
+        assert_eq!(lines[5], "  - api.key (env:APP_API__KEY): not found");
         assert_eq!(lines.last(), Some(&"2 references: 1 resolved, 1 failed"));
     }
 }

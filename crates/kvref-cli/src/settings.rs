@@ -160,12 +160,19 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<Value, (&'static str, 
             if text.trim().is_empty() {
                 return Ok(Value::Object(Map::new()));
             }
-            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
                 let at = e
                     .location()
                     .map(|l| format!(" at line {} column {}", l.line(), l.column()))
                     .unwrap_or_default();
                 ("YAML", format!("syntax error{at}"))
+            })?;
+            // `<<: *defaults` merge keys, as YAML-reading config libraries apply them.
+            yaml.apply_merge().map_err(|_| {
+                (
+                    "YAML",
+                    "a `<<` merge key does not name a mapping".to_owned(),
+                )
             })?;
             Ok(from_yaml(yaml))
         }
@@ -442,6 +449,8 @@ mod tests {
         flatten(&tree, &mut String::new(), &mut |k, v| {
             out.push((k.to_owned(), v.to_owned()))
         });
+        // Map order depends on serde_json's `preserve_order` feature somewhere in the build.
+        out.sort();
         out
     }
 
@@ -490,6 +499,25 @@ mod tests {
         let expected = pairs(&[("a.b.0", "s"), ("a.b.1.c", "d")]);
         assert_eq!(leaves(json, Format::Json), expected);
         assert_eq!(leaves(yaml, Format::Yaml), expected);
+    }
+
+    #[test]
+    fn yaml_merge_keys_are_applied() {
+        let yaml = "defaults: &defaults\n  db: \"@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)\"\nprod:\n  <<: *defaults\n  name: p\n";
+        assert_eq!(
+            leaves(yaml, Format::Yaml),
+            pairs(&[
+                (
+                    "defaults.db",
+                    "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)"
+                ),
+                (
+                    "prod.db",
+                    "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)"
+                ),
+                ("prod.name", "p"),
+            ])
+        );
     }
 
     #[test]

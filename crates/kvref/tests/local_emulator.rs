@@ -127,3 +127,49 @@ async fn something_that_is_not_an_emulator_is_told_apart() {
     );
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn connection_from_the_environment() {
+    use kvref::local::Connection;
+
+    let emu = emulator().await;
+    let env = Env::from_pairs([("KVREF_EMULATOR", url(&emu))]);
+    let local = Connection::from_env(&env).await.unwrap();
+    assert!(local.is_local());
+    assert_eq!(
+        local.transport.route_for("myvault.vault.azure.net"),
+        Some(emu.https_addr())
+    );
+    assert_eq!(
+        local.credential_env.get("IDENTITY_ENDPOINT"),
+        emu.env("app_service")
+            .get("IDENTITY_ENDPOINT")
+            .map(String::as_str)
+    );
+
+    let plain = Env::from_pairs([("AZURE_CLIENT_ID", "abc")]);
+    let azure = Connection::from_env(&plain).await.unwrap();
+    assert!(!azure.is_local());
+    assert_eq!(azure.credential_env, plain);
+    assert_eq!(azure.transport.route_for("myvault.vault.azure.net"), None);
+}
+
+#[tokio::test]
+async fn credential_options_leave_out_developer_tools_only_in_local_mode() {
+    use kvref::local::Connection;
+
+    let emu = emulator().await;
+    let local = Connection::from_env(&Env::from_pairs([("KVREF_EMULATOR", url(&emu))]))
+        .await
+        .unwrap();
+    let options = local.credential_options();
+    assert!(options.exclude_developer_credentials);
+    assert_eq!(options.env, local.credential_env);
+    assert_eq!(
+        options.transport.route_for("a.vault.azure.net"),
+        Some(emu.https_addr())
+    );
+
+    let azure = Connection::from_env(&Env::default()).await.unwrap();
+    assert!(!azure.credential_options().exclude_developer_credentials);
+}

@@ -1,0 +1,147 @@
+//! `kvref check`: every reference in the given settings, resolved, one row each.
+
+use std::collections::HashMap;
+
+use kvref::Env;
+use kvref::resolve::Outcome;
+
+use crate::cli::{CheckArgs, CheckFormat};
+use crate::report::{Report, Row};
+use crate::settings::{self, Setting, SettingsFile};
+use crate::{CliError, EXIT_FAILED, EXIT_OK, connect, progress, write_stdout};
+
+pub(crate) async fn run(args: CheckArgs) -> Result<u8, CliError> {
+    let env = Env::from_process();
+    let found = collect(&args, &env)?;
+    let keyed = KeyedSettings::new(found);
+    tracing::info!(
+        settings = keyed.settings.len(),
+        "scanning settings for references"
+    );
+
+    let resolver = connect::resolver(&args.connection, &env).await?;
+    let progress = progress::Progress::start(keyed.reference_like_count());
+    let resolution = resolver.resolve(keyed.resolver_input()).await;
+    progress.finish();
+
+    let report = Report::new(keyed.rows(resolution.outcomes()));
+    match args.format {
+        CheckFormat::Json => write_stdout(&(report.to_json() + "\n"))?,
+        CheckFormat::Table => write_stdout(&report.to_table())?,
+    }
+    Ok(if report.all_resolved() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// The settings of every file, then of every prefix's environment variables, in that order.
+fn collect(args: &CheckArgs, env: &Env) -> Result<Vec<Setting>, CliError> {
+    let mut found = Vec::new();
+    for path in &args.files {
+        found.extend(SettingsFile::read(path)?.settings());
+    }
+    for prefix in &args.env {
+        let vars = env.names().filter_map(|name| Some((name, env.get(name)?)));
+        found.extend(settings::from_env(vars, prefix));
+    }
+    Ok(found)
+}
+
+/// Settings with a key each that is unique across sources, so that every outcome of the resolver
+/// maps back to exactly one (key, source).
+pub(crate) struct KeyedSettings {
+    settings: Vec<Setting>,
+    unique_keys: Vec<String>,
+    positions: HashMap<String, usize>,
+}
+
+impl KeyedSettings {
+    pub(crate) fn new(settings: Vec<Setting>) -> KeyedSettings {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let unique_keys: Vec<String> = settings
+            .iter()
+            .map(|s| {
+                let count = seen.entry(s.key.clone()).or_default();
+                *count += 1;
+                if *count == 1 {
+                    s.key.clone()
+                } else {
+                    // The same key in a second source: keep both rows apart.
+                    format!("{} ({})", s.key, s.source)
+                }
+            })
+            .collect();
+        let positions = unique_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        KeyedSettings {
+            settings,
+            unique_keys,
+            positions,
+        }
+    }
+
+    /// `(unique key, value)` pairs for the resolver.
+    pub(crate) fn resolver_input(&self) -> Vec<(String, String)> {
+        self.unique_keys
+            .iter()
+            .cloned()
+            .zip(self.settings.iter().map(|s| s.value.clone()))
+            .collect()
+    }
+
+    /// The setting the resolver knows as `unique_key`.
+    pub(crate) fn setting(&self, unique_key: &str) -> Option<&Setting> {
+        self.settings.get(*self.positions.get(unique_key)?)
+    }
+
+    /// How many values look like references (for the progress bar; the resolver decides).
+    fn reference_like_count(&self) -> usize {
+        self.settings
+            .iter()
+            .filter(|s| s.value.trim_start().starts_with('@'))
+            .count()
+    }
+
+    /// One row per outcome, in the order the settings were found.
+    pub(crate) fn rows<'a>(&self, outcomes: impl IntoIterator<Item = &'a Outcome>) -> Vec<Row> {
+        let mut rows: Vec<(usize, Row)> = outcomes
+            .into_iter()
+            .map(|outcome| {
+                let position = self
+                    .positions
+                    .get(outcome.key())
+                    .copied()
+                    .unwrap_or(usize::MAX);
+                let (key, source) = match self.settings.get(position) {
+                    Some(s) => (s.key.clone(), s.source.clone()),
+                    None => (outcome.key().to_owned(), String::new()),
+                };
+                (position, row(key, source, outcome))
+            })
+            .collect();
+        rows.sort_by_key(|(position, _)| *position);
+        rows.into_iter().map(|(_, row)| row).collect()
+    }
+}
+
+fn row(key: String, source: String, outcome: &Outcome) -> Row {
+    let reference = outcome.reference();
+    Row {
+        key,
+        source,
+        reference: reference.map(|r| r.to_string()),
+        vault: reference.map(|r| r.vault_name().to_owned()),
+        secret: reference.map(|r| r.secret_name().to_owned()),
+        version: reference.and_then(|r| r.version().map(str::to_owned)),
+        status: outcome.status().to_string(),
+        resolved_version: outcome.resolved_version().map(str::to_owned),
+        error_code: outcome.error_code().map(str::to_owned),
+        message: outcome.message().map(str::to_owned),
+        fix: outcome.fix().map(str::to_owned),
+    }
+}

@@ -1,0 +1,95 @@
+//! `kvref resolve`: a settings file with its references resolved, secrets redacted unless
+//! `--show-secrets` asks for them.
+
+use kvref::Env;
+use kvref::resolve::Outcome;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use crate::check::KeyedSettings;
+use crate::cli::ResolveArgs;
+use crate::render::{OutputFormat, render};
+use crate::settings::{Format, SettingsFile, replace_leaf};
+use crate::{CliError, EXIT_FAILED, EXIT_OK, connect, write_stdout};
+
+pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
+    let env = Env::from_process();
+    let file = SettingsFile::read(&args.file)?;
+    let keyed = KeyedSettings::new(file.settings());
+    let resolver = connect::resolver(&args.connection, &env).await?;
+    let resolution = resolver.resolve(keyed.resolver_input()).await;
+
+    let failures: Vec<&Outcome> = resolution
+        .outcomes()
+        .iter()
+        .filter(|o| !o.status().is_resolved())
+        .collect();
+    if !failures.is_empty() {
+        eprintln!(
+            "error: {} of the references in {} did not resolve:",
+            failures.len(),
+            file.source()
+        );
+        for outcome in failures {
+            eprintln!("{}", describe_failure(outcome));
+        }
+        eprintln!("Run `kvref check {}` for the full report.", file.source());
+        return Ok(EXIT_FAILED);
+    }
+
+    let mut tree = file.tree.clone();
+    for outcome in resolution.outcomes() {
+        let (Some(setting), Some(value)) = (keyed.setting(outcome.key()), outcome.value()) else {
+            continue;
+        };
+        let shown = if args.show_secrets {
+            value.expose_secret().to_owned()
+        } else {
+            redacted(outcome)
+        };
+        replace_leaf(&mut tree, &setting.key, Value::String(shown));
+    }
+    let format = args.format.unwrap_or(match file.format {
+        Format::Toml => OutputFormat::Toml,
+        Format::Json | Format::Yaml => OutputFormat::Json,
+        Format::Dotenv => OutputFormat::Env,
+    });
+    let text = render(&tree, format, file.format == Format::Dotenv)
+        .map_err(|e| CliError(format!("cannot write the settings as {format:?}: {e}")))?;
+    write_stdout(&text)?;
+    Ok(EXIT_OK)
+}
+
+/// `<redacted: myvault/DbPassword@0123...>`: what was resolved, without the value.
+fn redacted(outcome: &Outcome) -> String {
+    let version = outcome
+        .resolved_version()
+        .or_else(|| outcome.reference().and_then(|r| r.version()))
+        .unwrap_or("latest");
+    match outcome.reference() {
+        Some(r) => format!(
+            "<redacted: {}/{}@{version}>",
+            r.vault_name(),
+            r.secret_name()
+        ),
+        None => "<redacted>".to_owned(),
+    }
+}
+
+/// One line per failure: key, vault/secret, status, code, message and fix. Never a value.
+fn describe_failure(outcome: &Outcome) -> String {
+    let mut line = format!("  {}: {}", outcome.key(), outcome.status());
+    if let Some(r) = outcome.reference() {
+        line.push_str(&format!(" ({}/{})", r.vault_name(), r.secret_name()));
+    }
+    if let Some(code) = outcome.error_code() {
+        line.push_str(&format!(" [{code}]"));
+    }
+    if let Some(message) = outcome.message() {
+        line.push_str(&format!(": {message}"));
+    }
+    if let Some(fix) = outcome.fix() {
+        line.push_str(&format!("\n    fix: {fix}"));
+    }
+    line
+}
