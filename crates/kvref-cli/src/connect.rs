@@ -1,11 +1,9 @@
-//! Builds the resolver `check` and `resolve` use: local emulator mode or Azure, the credential
-//! chain with the identity the flags select, and the resolver's limits.
-
-use std::sync::Arc;
+//! Builds the resolver `check` and `resolve` use: the library's connection (local emulator mode
+//! or Azure) with the identity the flags select, and the resolver's limits.
 
 use kvref::Env;
-use kvref::credential::{DefaultCredential, UserAssignedId};
-use kvref::local::{Connection, LocalEmulator};
+use kvref::connect::{ConnectOptions, Connection};
+use kvref::credential::UserAssignedId;
 use kvref::resolve::Resolver;
 
 use crate::CliError;
@@ -14,22 +12,16 @@ use crate::cli::ConnectionArgs;
 /// The resolver for these options, in local emulator mode when `--emulator` or `KVREF_EMULATOR`
 /// asks for it.
 pub(crate) async fn resolver(args: &ConnectionArgs, env: &Env) -> Result<Resolver, CliError> {
-    let connection = match &args.emulator {
-        Some(url) => Connection::local(LocalEmulator::connect(url).await?, env)?,
-        None => Connection::from_env(env).await?,
-    };
-    let user_assigned = user_assigned(args);
-    if let Some(id) = &user_assigned {
-        tracing::debug!(identity = ?id, "user-assigned identity chosen on the command line");
+    let mut options = ConnectOptions::default();
+    if let Some(url) = &args.emulator {
+        options = options.emulator(url);
     }
-    // In local mode this leaves out az and azd: they would fetch a real Azure token.
-    let mut options = connection.credential_options();
-    options.user_assigned = user_assigned;
-    let credential = DefaultCredential::new(options)
-        .map_err(|e| CliError(format!("cannot set up the credential: {e}")))?;
-    let mut builder = Resolver::builder()
-        .credential(Arc::new(credential))
-        .transport(connection.transport);
+    if let Some(id) = user_assigned(args) {
+        tracing::debug!(identity = ?id, "user-assigned identity chosen on the command line");
+        options = options.user_assigned(id);
+    }
+    let connection = Connection::connect(env, options).await?;
+    let mut builder = connection.resolver();
     if let Some(budget) = args.timeout {
         builder = builder.budget(budget);
     }

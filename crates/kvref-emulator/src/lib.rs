@@ -30,6 +30,7 @@ mod fault;
 mod http;
 mod identity;
 mod keyvault;
+mod run;
 mod server;
 mod state;
 mod store;
@@ -47,6 +48,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{ConfigError, EmulatorConfig};
 pub use fault::{Endpoint, Fault, JournalEntry};
+pub use run::run;
 
 use state::{EndpointSecrets, Shared, lock};
 use store::{NewVersion, Vault};
@@ -85,6 +87,9 @@ pub enum EmulatorError {
     /// The certificates could not be generated or loaded into TLS.
     #[error("{0}")]
     Tls(String),
+    /// The ready line could not be written (standard output closed).
+    #[error("cannot write the ready line: {0}")]
+    ReadyLine(std::io::Error),
 }
 
 /// A running emulator. It serves on the caller's tokio runtime and shuts down when dropped.

@@ -3,12 +3,11 @@
 //! When it is ready it prints one JSON line on stdout (addresses, CA path, tenant, and the
 //! environment for each identity source); logs go to stderr (`RUST_LOG`, default `info`).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kvref_emulator::{Emulator, EmulatorConfig};
+use kvref_emulator::EmulatorConfig;
 
 /// A local emulator of Azure Key Vault secrets, the managed identity endpoints and Entra ID.
 #[derive(Parser)]
@@ -45,45 +44,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let emulator = match Emulator::start(config).await {
-        Ok(emulator) => emulator,
+    match kvref_emulator::run(config, std::io::stdout()).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kvref-emulator: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    {
-        let mut stdout = std::io::stdout().lock();
-        if writeln!(stdout, "{}", emulator.info())
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
-            return ExitCode::FAILURE;
+            eprintln!("kvref-emulator: {e}");
+            ExitCode::FAILURE
         }
     }
-    wait_for_shutdown().await;
-    tracing::info!("shutting down");
-    drop(emulator);
-    ExitCode::SUCCESS
-}
-
-#[cfg(unix)]
-async fn wait_for_shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_shutdown() {
-    let _ = tokio::signal::ctrl_c().await;
 }

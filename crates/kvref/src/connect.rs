@@ -75,7 +75,7 @@ impl ConnectOptions {
 #[derive(Clone)]
 pub struct Connection {
     transport: HttpTransport,
-    credential: Arc<dyn TokenCredential>,
+    credential: Arc<DefaultCredential>,
     local: Option<LocalEmulator>,
 }
 
@@ -130,7 +130,17 @@ impl Connection {
 
     /// The credential chain to use.
     pub fn credential(&self) -> Arc<dyn TokenCredential> {
-        Arc::clone(&self.credential)
+        self.credential.clone()
+    }
+
+    /// The same chain with its concrete type, to ask which members it holds.
+    pub fn default_credential(&self) -> &DefaultCredential {
+        &self.credential
+    }
+
+    /// Whether local development mode is on.
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
     }
 
     /// The local emulator, when local development mode is on.

@@ -14,18 +14,21 @@
 //! for a developer's machine, and a variable that sends every vault request elsewhere must not be
 //! able to point at another host. The mode is announced at `warn` level whenever it is on.
 //!
+//! Applications rarely use this module directly: [`crate::connect::Connection::from_env`] turns
+//! local mode on by itself when the variable is set, and leaves the developer tools (`az`, `azd`)
+//! out of the credential chain, since they would fetch real Azure tokens.
+//!
 //! ```no_run
-//! # async fn demo() -> Result<(), kvref::local::LocalError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use kvref::Env;
-//! use kvref::local::Connection;
+//! use kvref::local::LocalEmulator;
 //!
-//! use kvref::credential::DefaultCredential;
-//!
-//! // The emulator when KVREF_EMULATOR is set, Azure otherwise: no other code changes.
-//! let connection = Connection::from_env(&Env::from_process()).await?;
-//! let credential = DefaultCredential::new(connection.credential_options());
-//! // ... and give the resolver `connection.transport`.
-//! # let _ = credential;
+//! let env = Env::from_process();
+//! if let Some(local) = LocalEmulator::from_env(&env).await? {
+//!     let transport = local.transport()?;          // vault hosts routed, CA trusted
+//!     let credential_env = local.credential_env(&env);
+//! #   let _ = (transport, credential_env);
+//! }
 //! # Ok(()) }
 //! ```
 
@@ -35,7 +38,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Env;
-use crate::credential::DefaultCredentialOptions;
 use crate::transport::{HttpTransport, TransportBuilder, TransportError};
 
 /// The environment variable that turns local development mode on.
@@ -136,12 +138,6 @@ pub enum LocalError {
         /// What was wrong with the answer.
         reason: String,
     },
-    /// The HTTP clients could not be built.
-    #[error("cannot set up the HTTP clients: {reason}")]
-    Transport {
-        /// Why.
-        reason: String,
-    },
     /// The emulator's CA certificate could not be read or used.
     #[error(
         "cannot use the kvref emulator's CA certificate {path}: {reason}; the emulator writes it \
@@ -153,68 +149,6 @@ pub enum LocalError {
         /// Why it could not be used.
         reason: String,
     },
-}
-
-/// What kvref talks through, chosen from the environment: the kvref emulator when
-/// `KVREF_EMULATOR` is set, Azure otherwise.
-#[derive(Clone, Debug)]
-pub struct Connection {
-    /// The HTTP clients: routed to the emulator and trusting its CA in local mode, the shared
-    /// process-wide transport otherwise.
-    pub transport: HttpTransport,
-    /// The environment the credential chain should read (see [`LocalEmulator::credential_env`]).
-    pub credential_env: Env,
-    /// The emulator, in local mode.
-    pub emulator: Option<LocalEmulator>,
-}
-
-impl Connection {
-    /// Local mode when `env` has `KVREF_EMULATOR`, otherwise Azure with `env` as it is.
-    pub async fn from_env(env: &Env) -> Result<Connection, LocalError> {
-        match LocalEmulator::from_env(env).await? {
-            Some(emulator) => Connection::local(emulator, env),
-            None => Connection::azure(env),
-        }
-    }
-
-    /// Through `emulator`, with `env` as the base of the credential environment.
-    pub fn local(emulator: LocalEmulator, env: &Env) -> Result<Connection, LocalError> {
-        Ok(Connection {
-            transport: emulator.transport().map_err(transport_error)?,
-            credential_env: emulator.credential_env(env),
-            emulator: Some(emulator),
-        })
-    }
-
-    /// To Azure: the shared transport and `env` unchanged.
-    pub fn azure(env: &Env) -> Result<Connection, LocalError> {
-        Ok(Connection {
-            transport: HttpTransport::shared().map_err(transport_error)?,
-            credential_env: env.clone(),
-            emulator: None,
-        })
-    }
-
-    /// Whether this is local emulator mode.
-    pub fn is_local(&self) -> bool {
-        self.emulator.is_some()
-    }
-
-    /// Options for [`DefaultCredential`](crate::credential::DefaultCredential) over this
-    /// connection. In local mode the developer tools (`az`, `azd`) are left out: they would
-    /// fetch a real Azure token, which has no business going to the emulator.
-    pub fn credential_options(&self) -> DefaultCredentialOptions {
-        let mut options =
-            DefaultCredentialOptions::new(self.credential_env.clone(), self.transport.clone());
-        options.exclude_developer_credentials = self.is_local();
-        options
-    }
-}
-
-fn transport_error(e: TransportError) -> LocalError {
-    LocalError::Transport {
-        reason: e.to_string(),
-    }
 }
 
 impl LocalError {

@@ -21,7 +21,18 @@ fn local_env(emu: &Emulator) -> Env {
 async fn kvref_emulator_alone_resolves_with_the_app_service_identity() {
     let emu = emulator().await;
     let connection = Connection::from_env(&local_env(&emu)).await.unwrap();
-    assert!(connection.local_emulator().is_some());
+    assert!(connection.is_local());
+    assert_eq!(
+        connection.transport().route_for("myvault.vault.azure.net"),
+        Some(emu.https_addr())
+    );
+    // az and azd would fetch real Azure tokens: never in local mode.
+    let members: Vec<&str> = connection.default_credential().members().collect();
+    assert!(
+        members.contains(&"ManagedIdentityCredential"),
+        "{members:?}"
+    );
+    assert!(!members.iter().any(|m| m.contains("Cli")), "{members:?}");
     let resolver = connection.resolver().build().unwrap();
     let resolution = resolver.resolve([("db.password", REFERENCE)]).await;
     let outcome = &resolution.outcomes()[0];
@@ -88,4 +99,26 @@ async fn a_non_loopback_emulator_is_a_configuration_error() {
         "{message}"
     );
     assert!(message.contains("refused"), "{message}");
+}
+
+#[tokio::test]
+async fn without_kvref_emulator_it_is_azure_with_the_whole_chain() {
+    let env = Env::from_pairs([("AZURE_CLIENT_ID", "abc")]);
+    let connection = Connection::from_env(&env).await.unwrap();
+    assert!(!connection.is_local());
+    assert_eq!(
+        connection.transport().route_for("myvault.vault.azure.net"),
+        None
+    );
+    let members: Vec<&str> = connection.default_credential().members().collect();
+    assert!(members.contains(&"AzureCliCredential"), "{members:?}");
+
+    let production = Connection::connect(
+        &env,
+        ConnectOptions::default().exclude_developer_credentials(),
+    )
+    .await
+    .unwrap();
+    let members: Vec<&str> = production.default_credential().members().collect();
+    assert!(!members.iter().any(|m| m.contains("Cli")), "{members:?}");
 }
