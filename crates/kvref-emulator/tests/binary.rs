@@ -171,3 +171,85 @@ fn bad_configuration_exits_non_zero_naming_the_line() {
         .unwrap();
     assert!(!output.status.success());
 }
+
+/// Runs curl (as an operator would) and returns (status, headers, body).
+fn curl(args: &[&str]) -> (u16, String, Value) {
+    let headers = tempfile::NamedTempFile::new().unwrap();
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-D"])
+        .arg(headers.path())
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    assert!(
+        output.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let head = std::fs::read_to_string(headers.path()).unwrap();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (status, head, body)
+}
+
+#[test]
+fn curl_walks_the_challenge_then_gets_a_token_and_reads_a_secret() {
+    let mut child = Command::new(BIN)
+        .args(["--config", &sample_path()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kvref-emulator");
+    let stdout = child.stdout.take().expect("stdout");
+    let _running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let port = ready["https"].as_str().unwrap().rsplit(':').next().unwrap();
+    let ca = ready["ca_cert"].as_str().unwrap();
+    // As the issue has it: --resolve with the port from the ready line.
+    let resolve = format!("myvault.vault.azure.net:{port}:127.0.0.1");
+    let url = format!("https://myvault.vault.azure.net:{port}/secrets/DbPassword/?api-version=7.5");
+
+    let (status, head, body) = curl(&["--cacert", ca, "--resolve", &resolve, &url]);
+    assert_eq!(status, 401);
+    let challenge = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("www-authenticate: ")
+                .or_else(|| l.strip_prefix("WWW-Authenticate: "))
+        })
+        .expect("a WWW-Authenticate header");
+    assert_eq!(
+        challenge.trim_end(),
+        format!(
+            "Bearer authorization=\"https://login.microsoftonline.com/{}\", resource=\"https://vault.azure.net\"",
+            ready["tenant_id"].as_str().unwrap()
+        )
+    );
+    assert_eq!(body["error"]["code"], "Unauthorized");
+
+    let app = &ready["env"]["app_service"];
+    let token_url = format!(
+        "{}?resource=https%3A%2F%2Fvault.azure.net&api-version=2019-08-01",
+        app["IDENTITY_ENDPOINT"].as_str().unwrap()
+    );
+    let identity_header = format!(
+        "X-IDENTITY-HEADER: {}",
+        app["IDENTITY_HEADER"].as_str().unwrap()
+    );
+    let (status, _, token) = curl(&["-H", &identity_header, &token_url]);
+    assert_eq!(status, 200);
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        token["access_token"].as_str().unwrap()
+    );
+
+    let (status, _, secret) = curl(&["--cacert", ca, "--resolve", &resolve, "-H", &bearer, &url]);
+    assert_eq!(status, 200);
+    assert_eq!(secret["value"], "db-password-from-the-emulator");
+}
