@@ -31,6 +31,7 @@ pub use retry::RetryPolicy;
 
 use crate::credential::{CredentialError, CredentialErrorKind, TokenCredential, TokenRequest};
 use crate::reference::{AllowedHosts, Reference};
+use crate::retry::{is_transient_status, retry_after};
 use crate::transport::{HttpTransport, TransportError};
 use error_body::ServiceError;
 
@@ -563,10 +564,10 @@ impl SecretClient {
                         attempt = retry + 1,
                         "Key Vault answered"
                     );
-                    if !retry::is_retryable_status(answer.status) {
+                    if !is_transient_status(answer.status) {
                         return Ok(answer);
                     }
-                    (retry::retry_after(&answer.headers), Ok(answer))
+                    (retry_after(&answer.headers), Ok(answer))
                 }
                 Ok(Err(e)) => {
                     tracing::debug!(attempt = retry + 1, error = %error_chain(&e), "request to Key Vault failed");
