@@ -3,7 +3,9 @@
 //! Retries cover 408, 429, 500, 502, 503, 504 and failed connections, with jittered exponential
 //! backoff. A server's own hint (`x-ms-retry-after-ms`, `retry-after-ms`, then `Retry-After` in
 //! seconds or as an HTTP date) is honoured: we wait at least that long. Every wait must fit in
-//! the time budget; when it would not, the last answer is returned instead of waiting in vain.
+//! the time budget; when it would not, the last answer is returned instead of waiting in vain,
+//! and when the budget runs out during a retry after a 429, that 429 is the answer. The status
+//! list, the hints and the backoff come from the crate's shared retry module.
 
 use std::time::Duration;
 
