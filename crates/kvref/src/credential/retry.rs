@@ -18,6 +18,7 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use crate::retry::{Backoff, retry_after};
+use crate::transport::error_chain;
 
 /// How a credential retries transient failures of its token endpoint.
 ///
@@ -293,21 +294,6 @@ fn is_tls_rejection(error: &reqwest::Error) -> bool {
         source = err.source();
     }
     false
-}
-
-/// The error and its causes on one line (reqwest's Display alone says "error sending request").
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(err) = source {
-        let next = err.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = err.source();
-    }
-    text
 }
 
 #[cfg(test)]

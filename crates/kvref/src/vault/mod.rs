@@ -32,7 +32,7 @@ pub use retry::RetryPolicy;
 use crate::credential::{CredentialError, CredentialErrorKind, TokenCredential, TokenRequest};
 use crate::reference::{AllowedHosts, Reference};
 use crate::retry::{is_transient_status, retry_after};
-use crate::transport::{HttpTransport, TransportError};
+use crate::transport::{HttpTransport, TransportError, error_chain};
 use error_body::ServiceError;
 
 /// The Key Vault REST API version used unless configured: the GA version of July 2025.
@@ -712,21 +712,6 @@ fn transport_error(e: &reqwest::Error, budget_exhausted: bool) -> VaultError {
             format!("the connection to the vault kept failing: {detail}"),
         )
     }
-}
-
-/// An error and its causes on one line (reqwest's top level says little).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// A budget-exhausted error, for callers that bound a fetch from outside.
