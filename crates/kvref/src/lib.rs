@@ -12,6 +12,7 @@ pub mod error;
 pub mod local;
 pub mod reference;
 pub mod resolve;
+mod retry;
 pub mod transport;
 pub mod vault;
 

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Env;
-use crate::transport::{HttpTransport, TransportBuilder, TransportError};
+use crate::transport::{HttpTransport, TransportBuilder, TransportError, error_chain};
 
 /// The environment variable that turns local development mode on.
 pub const EMULATOR_VAR: &str = "KVREF_EMULATOR";
@@ -410,21 +410,6 @@ async fn fetch_info(url: &str) -> Result<serde_json::Value, LocalError> {
         .json::<serde_json::Value>()
         .await
         .map_err(|e| invalid(format!("the answer is not JSON: {}", error_chain(&e))))
-}
-
-/// The error and its causes on one line ("error sending request: ... : Connection refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -67,7 +67,8 @@ pub enum ResolveStatus {
     SecretVersionNotFound,
     /// The identity may not read secrets in the vault (RBAC, access policy or firewall).
     AccessToKeyVaultDenied,
-    /// The time budget ran out.
+    /// The time budget ran out before Key Vault (or the identity endpoint) answered; a vault
+    /// that kept answering 429 until then is [`Throttled`](Self::Throttled).
     FetchTimedOut,
     /// The identity was refused by the token service, or its token by the vault.
     UnauthorizedClient,
@@ -547,13 +548,11 @@ impl Resolver {
         }
         let per_vault = by_vault.into_values().map(|indices| {
             stream::iter(indices)
-                .map(|i| async move {
-                    let fetched =
-                        tokio::time::timeout_at(deadline, self.client.fetch(&fetches[i], deadline))
-                            .await
-                            .unwrap_or_else(|_| Err(timed_out_before_start()));
-                    (i, fetched)
-                })
+                // No timeout around the fetch: it ends by the deadline itself, with what the
+                // vault last said. An outer timeout at the same instant could cut off a fetch
+                // waiting for another's discovery of the vault and report a vault that kept
+                // answering 429 as one that did not answer.
+                .map(|i| async move { (i, self.client.fetch(&fetches[i], deadline).await) })
                 .buffer_unordered(self.concurrency_per_vault)
                 .collect::<Vec<_>>()
         });

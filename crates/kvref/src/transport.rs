@@ -224,6 +224,22 @@ impl HttpTransport {
     }
 }
 
+/// An error and its causes on one line: reqwest's own message says only "error sending
+/// request"; the causes say why ("Connection refused", "invalid peer certificate: …").
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 fn route_for(routes: &[HostRoute], host: &str) -> Option<SocketAddr> {
     routes.iter().find(|r| r.matches(host)).map(|r| r.address)
 }

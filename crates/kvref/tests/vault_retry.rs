@@ -1,7 +1,8 @@
 //! Retries against the emulator's injected faults: 429 with and without `Retry-After`, the
 //! millisecond hints, 503 and dropped connections are retried within the budget; a hint beyond
-//! the budget and a vault that never answers end in `Throttled` and `FetchTimedOut`. Time is
-//! paused: the waits cost nothing, and the virtual clock shows the hints were honoured.
+//! the budget and throttling that lasts until the budget ends (even while a retry is on its way)
+//! end in `Throttled`, a vault that never answers in `FetchTimedOut`. Time is paused: the waits
+//! cost nothing, and the virtual clock shows the hints were honoured.
 
 mod res_support;
 
@@ -142,6 +143,61 @@ async fn persistent_throttling_ends_as_throttled_within_the_budget() {
         "{statuses:?}"
     );
     assert!(took <= Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_until_the_budget_ends_is_throttled_not_timed_out() {
+    // `Retry-After: 0` lets a retry start shortly before the end of the budget; the vault takes
+    // 400 ms to answer (the paused clock would otherwise make every answer instant), so the
+    // budget runs out while that retry waits. Key Vault did answer every time, with 429: the
+    // outcome is Throttled, with the service's code, whatever the jitter drew.
+    let body = serde_json::json!({"error": {
+        "code": "Throttled",
+        "message": "Request was not processed because too many requests were received. \
+                    Reason: VaultRequestTypeLimitReached"
+    }});
+    for (answer_ms, budget_ms) in [(400, 1000), (400, 1500), (0, 1000), (0, 2500)] {
+        let throttling = Fault {
+            body: Some(body.clone()),
+            delay_ms: answer_ms,
+            ..fault(Some(429), &[("Retry-After", "0")], None)
+        };
+        let emu = Emulator::start(EmulatorConfig::sample()).await.unwrap();
+        emu.add_fault(throttling).await;
+        let resolver = emu::resolver(&emu, emu::credential(&emu))
+            .retry_policy(RetryPolicy::default())
+            .budget(Duration::from_millis(budget_ms))
+            .build()
+            .unwrap();
+        // Two secrets of one vault: the second waits for the first one's discovery.
+        let mut settings = db();
+        settings.push((
+            "Api".to_owned(),
+            "@KeyVault(VaultName=myvault;SecretName=ApiKey)".to_owned(),
+        ));
+        let resolution = resolver.resolve(settings).await;
+        let case = format!("answers after {answer_ms} ms, budget {budget_ms} ms");
+        assert_eq!(resolution.outcomes().len(), 2, "{case}");
+        for outcome in resolution.outcomes() {
+            assert_eq!(
+                outcome.status(),
+                ResolveStatus::Throttled,
+                "{case}, {}: {:?}",
+                outcome.key(),
+                outcome.message()
+            );
+            assert_eq!(outcome.error_code(), Some("Throttled"), "{case}");
+        }
+        let statuses: Vec<u16> = emu::vault_requests(&emu)
+            .await
+            .iter()
+            .map(|r| r.status)
+            .collect();
+        assert!(
+            !statuses.is_empty() && statuses.iter().all(|s| *s == 429),
+            "{case}: {statuses:?}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -9,10 +9,11 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::certificate::ClientCertificate;
-use super::retry::{RetryOptions, send_with_retry, standard_transient};
+use super::retry::{RetryOptions, send_with_retry};
 use super::token_response::{describe_error_body, parse_token_response};
 use super::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
 use crate::Env;
+use crate::retry::is_transient_status;
 use crate::transport::HttpTransport;
 
 /// The public cloud's authority host.
@@ -211,7 +212,7 @@ impl EntraClient {
             other => other,
         };
         let client = self.transport.client();
-        let reply = send_with_retry(&self.retry, standard_transient, || {
+        let reply = send_with_retry(&self.retry, is_transient_status, || {
             let mut form = vec![
                 ("client_id", self.client_id.as_str()),
                 ("grant_type", "client_credentials"),
@@ -259,7 +260,7 @@ impl EntraClient {
                 )
             });
         }
-        if standard_transient(reply.status) {
+        if is_transient_status(reply.status) {
             return Err(self
                 .error(
                     CredentialErrorKind::Unreachable,

@@ -17,6 +17,9 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
+use crate::retry::{Backoff, retry_after};
+use crate::transport::error_chain;
+
 /// How a credential retries transient failures of its token endpoint.
 ///
 /// ```
@@ -118,10 +121,12 @@ impl RetryOptions {
         if remaining.is_zero() {
             return None;
         }
-        let backoff = self
-            .initial_delay
-            .saturating_mul(2u32.saturating_pow(retries.min(31)))
-            .min(self.max_delay);
+        let backoff = Backoff {
+            initial: self.initial_delay,
+            max: self.max_delay,
+            jitter: false,
+        }
+        .before_retry(retries);
         match retry_after {
             // The service asked us to wait longer than we may: don't pretend to retry.
             Some(wait) if wait > remaining => None,
@@ -134,32 +139,6 @@ impl RetryOptions {
 /// IMDS's transient statuses: 404, 410, 429 and every 5xx.
 pub(crate) fn imds_transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 404 | 410 | 429) || status.is_server_error()
-}
-
-/// The ordinary transient statuses: 408, 429, 500, 502, 503, 504.
-pub(crate) fn standard_transient(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
-}
-
-/// How long the service asked us to wait: `retry-after-ms`, `x-ms-retry-after-ms`, or
-/// `Retry-After` in seconds or as an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
-        if let Some(ms) = headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-        {
-            return Some(Duration::from_millis(ms));
-        }
-    }
-    let value = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let wait = when.duration_since(jiff::Timestamp::now());
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 /// A response read in full (bounded), with how many attempts it took.
@@ -317,21 +296,6 @@ fn is_tls_rejection(error: &reqwest::Error) -> bool {
     false
 }
 
-/// The error and its causes on one line (reqwest's Display alone says "error sending request").
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(err) = source {
-        let next = err.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = err.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,35 +356,12 @@ mod tests {
     }
 
     #[test]
-    fn transient_status_lists() {
+    fn imds_transient_statuses() {
         for s in [404, 410, 429, 500, 503, 511] {
             assert!(imds_transient(StatusCode::from_u16(s).unwrap()), "{s}");
         }
         for s in [200, 400, 401, 403] {
             assert!(!imds_transient(StatusCode::from_u16(s).unwrap()), "{s}");
         }
-        for s in [408, 429, 500, 502, 503, 504] {
-            assert!(standard_transient(StatusCode::from_u16(s).unwrap()), "{s}");
-        }
-        for s in [404, 410, 501, 400] {
-            assert!(!standard_transient(StatusCode::from_u16(s).unwrap()), "{s}");
-        }
-    }
-
-    #[test]
-    fn retry_after_headers() {
-        let mut headers = HeaderMap::new();
-        headers.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(S(7)));
-        headers.insert("x-ms-retry-after-ms", "1500".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "retry-after",
-            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
-        headers.insert("retry-after", "soon".parse().unwrap());
-        assert_eq!(retry_after(&headers), None);
     }
 }

@@ -31,7 +31,8 @@ pub use retry::RetryPolicy;
 
 use crate::credential::{CredentialError, CredentialErrorKind, TokenCredential, TokenRequest};
 use crate::reference::{AllowedHosts, Reference};
-use crate::transport::{HttpTransport, TransportError};
+use crate::retry::{is_transient_status, retry_after};
+use crate::transport::{HttpTransport, TransportError, error_chain};
 use error_body::ServiceError;
 
 /// The Key Vault REST API version used unless configured: the GA version of July 2025.
@@ -334,7 +335,8 @@ impl SecretClient {
             .await
     }
 
-    /// Fetches the secret, giving up at `deadline`.
+    /// Fetches the secret, giving up at `deadline`: every wait inside (the vault, the
+    /// credential, another caller's discovery of the same vault) ends by then.
     pub(crate) async fn fetch(
         &self,
         reference: &Reference,
@@ -401,7 +403,7 @@ impl SecretClient {
         };
         let mut rediscovered = false;
         loop {
-            let token = self.token(&challenge).await?;
+            let token = self.token(&challenge, deadline).await?;
             let answer = self.send(&url, Some(token.secret()), deadline).await?;
             if answer.status == StatusCode::UNAUTHORIZED
                 && !rediscovered
@@ -481,29 +483,41 @@ impl SecretClient {
         vaults.entry(host.to_owned()).or_default().clone()
     }
 
+    /// A token for the challenge's audience, given up at `deadline` like the requests.
     async fn token(
         &self,
         challenge: &Challenge,
+        deadline: Instant,
     ) -> Result<crate::credential::AccessToken, VaultError> {
         let mut request = TokenRequest::new(challenge.scope());
         if let Some(tenant) = challenge.tenant_id() {
             request = request.with_tenant(tenant);
         }
-        self.inner
-            .credential
-            .get_token(&request)
-            .await
-            .map_err(|e| {
-                let mut error = VaultError::new(
-                    VaultErrorKind::Credential,
-                    format!("no token for {}: {e}", challenge.scope()),
-                );
-                error.inner.credential = Some(e);
-                error
-            })
+        let credential = &self.inner.credential;
+        let Ok(token) = tokio::time::timeout_at(deadline, credential.get_token(&request)).await
+        else {
+            return Err(VaultError::new(
+                VaultErrorKind::TimedOut,
+                format!(
+                    "the time budget ran out waiting for a token for {} from {}",
+                    challenge.scope(),
+                    credential.name()
+                ),
+            ));
+        };
+        token.map_err(|e| {
+            let mut error = VaultError::new(
+                VaultErrorKind::Credential,
+                format!("no token for {}: {e}", challenge.scope()),
+            );
+            error.inner.credential = Some(e);
+            error
+        })
     }
 
-    /// Sends one GET (with retries) and reads the whole answer.
+    /// Sends one GET (with retries) and reads the whole answer. When the budget runs out while
+    /// Key Vault's last answer was 429, that answer is the result: the vault did answer, it
+    /// kept throttling, and the caller should hear so rather than "did not answer in time".
     async fn send(
         &self,
         url: &reqwest::Url,
@@ -513,6 +527,7 @@ impl SecretClient {
         let policy = self.inner.retry;
         let span = tracing::Span::current();
         let mut retry = 0u32;
+        let mut throttled: Option<Answer> = None;
         loop {
             span.record("attempt", retry + 1);
             let mut request = self
@@ -551,10 +566,12 @@ impl SecretClient {
             .await;
             let (hint, failure) = match outcome {
                 Err(_) => {
-                    return Err(VaultError::new(
-                        VaultErrorKind::TimedOut,
-                        "the time budget ran out waiting for Key Vault",
-                    ));
+                    return throttled.ok_or_else(|| {
+                        VaultError::new(
+                            VaultErrorKind::TimedOut,
+                            "the time budget ran out waiting for Key Vault",
+                        )
+                    });
                 }
                 Ok(Ok(answer)) => {
                     span.record("status", answer.status.as_u16());
@@ -563,10 +580,10 @@ impl SecretClient {
                         attempt = retry + 1,
                         "Key Vault answered"
                     );
-                    if !retry::is_retryable_status(answer.status) {
+                    if !is_transient_status(answer.status) {
                         return Ok(answer);
                     }
-                    (retry::retry_after(&answer.headers), Ok(answer))
+                    (retry_after(&answer.headers), Ok(answer))
                 }
                 Ok(Err(e)) => {
                     tracing::debug!(attempt = retry + 1, error = %error_chain(&e), "request to Key Vault failed");
@@ -576,11 +593,16 @@ impl SecretClient {
             let delay = policy.delay(retry, hint);
             let out_of_tries = retry >= policy.max_retries();
             let out_of_time = Instant::now() + delay >= deadline;
-            if out_of_tries || out_of_time {
-                return match failure {
-                    Ok(answer) => Ok(answer),
-                    Err(e) => Err(transport_error(&e, out_of_time && !out_of_tries)),
-                };
+            match failure {
+                Ok(answer) if out_of_tries || out_of_time => return Ok(answer),
+                Ok(answer) => {
+                    throttled = (answer.status == StatusCode::TOO_MANY_REQUESTS).then_some(answer);
+                }
+                Err(e) if out_of_time && !out_of_tries => {
+                    return throttled.ok_or_else(|| transport_error(&e, true));
+                }
+                Err(e) if out_of_tries => return Err(transport_error(&e, false)),
+                Err(_) => {}
             }
             tokio::time::sleep(delay).await;
             retry += 1;
@@ -690,21 +712,6 @@ fn transport_error(e: &reqwest::Error, budget_exhausted: bool) -> VaultError {
             format!("the connection to the vault kept failing: {detail}"),
         )
     }
-}
-
-/// An error and its causes on one line (reqwest's top level says little).
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// A budget-exhausted error, for callers that bound a fetch from outside.

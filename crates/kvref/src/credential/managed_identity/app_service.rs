@@ -12,8 +12,9 @@ use super::{
     status_text, unreachable, with_query,
 };
 use crate::Env;
-use crate::credential::retry::{Reply, RetryOptions, standard_transient};
+use crate::credential::retry::{Reply, RetryOptions};
 use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
+use crate::retry::is_transient_status;
 use crate::transport::HttpTransport;
 
 const API_VERSION: &str = "2019-08-01";
@@ -85,7 +86,7 @@ impl AppService {
         fetch(
             SOURCE,
             &self.retry,
-            standard_transient,
+            is_transient_status,
             || {
                 client
                     .get(url.clone())

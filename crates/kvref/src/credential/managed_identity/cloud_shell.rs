@@ -3,8 +3,9 @@
 
 use super::{ManagedIdentitySource, endpoint_url, error, fetch, status_text, unreachable};
 use crate::Env;
-use crate::credential::retry::{RetryOptions, standard_transient};
+use crate::credential::retry::RetryOptions;
 use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
+use crate::retry::is_transient_status;
 use crate::transport::HttpTransport;
 
 const SOURCE: ManagedIdentitySource = ManagedIdentitySource::CloudShell;
@@ -38,7 +39,7 @@ impl CloudShell {
         fetch(
             SOURCE,
             &self.retry,
-            standard_transient,
+            is_transient_status,
             || {
                 client
                     .post(self.url.clone())

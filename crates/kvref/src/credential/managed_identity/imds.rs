@@ -92,7 +92,7 @@ impl Imds {
             Ok(Err(e)) if e.is_timeout() => Err(silent()),
             Ok(Err(e)) => Err(self.absent(&format!(
                 "it could not be reached ({})",
-                crate::credential::retry::error_chain(&e)
+                crate::transport::error_chain(&e)
             ))),
             Err(_) => Err(silent()),
         }

@@ -12,8 +12,9 @@ use super::{
     Context, ManagedIdentitySource, endpoint_url, fetch, secret_from, unreachable, with_query,
 };
 use crate::Env;
-use crate::credential::retry::{RetryOptions, standard_transient};
+use crate::credential::retry::RetryOptions;
 use crate::credential::{AccessToken, CredentialError, TokenRequest, UserAssignedId};
+use crate::retry::is_transient_status;
 use crate::transport::HttpTransport;
 
 const API_VERSION: &str = "2017-09-01";
@@ -79,7 +80,7 @@ impl LegacyAppService {
         fetch(
             SOURCE,
             &self.retry,
-            standard_transient,
+            is_transient_status,
             || {
                 client
                     .get(url.clone())
