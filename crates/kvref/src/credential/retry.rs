@@ -141,14 +141,25 @@ pub(crate) fn imds_transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 404 | 410 | 429) || status.is_server_error()
 }
 
-/// A response read in full (bounded), with how many attempts it took.
-#[derive(Debug)]
+/// A response read in full (bounded), with how many attempts it took. Its `Debug` leaves the body
+/// out: a token endpoint's body is the token.
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
     pub(crate) attempts: u32,
     pub(crate) elapsed: Duration,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("attempts", &self.attempts)
+            .field("elapsed", &self.elapsed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// No HTTP response was received.
