@@ -21,7 +21,9 @@ pub(crate) async fn run(args: CheckArgs) -> Result<u8, CliError> {
 
     let resolver = connect::resolver(&args.connection, &env).await?;
     let progress = progress::Progress::start(keyed.reference_like_count());
-    let resolution = resolver.resolve(keyed.resolver_input()).await;
+    let resolution = resolver
+        .resolve_with_progress(keyed.resolver_input(), |p| progress.update(p))
+        .await;
     progress.finish();
 
     let report = Report::new(keyed.rows(resolution.outcomes()));
@@ -99,7 +101,8 @@ impl KeyedSettings {
         self.settings.get(*self.positions.get(unique_key)?)
     }
 
-    /// How many values look like references (for the progress bar; the resolver decides).
+    /// How many values look like references (to decide whether to show a progress bar; the
+    /// resolver decides what they are).
     fn reference_like_count(&self) -> usize {
         self.settings
             .iter()

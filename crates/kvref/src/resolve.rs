@@ -25,6 +25,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
@@ -149,6 +150,15 @@ impl SettingValue {
             SettingValue::Secret(secret) => secret.expose_secret(),
         }
     }
+}
+
+/// How far a resolution is: `settled` of `total` distinct secrets fetched or failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Distinct secrets settled so far.
+    pub settled: usize,
+    /// Distinct secrets to fetch (duplicates and malformed references are not counted).
+    pub total: usize,
 }
 
 /// The outcome for one setting whose value is (or starts like) a reference.
@@ -491,6 +501,44 @@ impl Resolver {
         K: Into<String>,
         V: Into<String>,
     {
+        self.resolve_with_progress(settings, |_| {}).await
+    }
+
+    /// [`resolve`](Self::resolve), telling `progress` how far it is: once when the distinct
+    /// secrets are known (nothing settled yet), then each time one more is settled, fetched or
+    /// failed. For progress bars; it is called from the resolving task, so keep it quick.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # #[derive(Debug)] struct NoCredential;
+    /// # #[async_trait::async_trait]
+    /// # impl kvref::credential::TokenCredential for NoCredential {
+    /// #     fn name(&self) -> &str { "NoCredential" }
+    /// #     async fn get_token(&self, _: &kvref::credential::TokenRequest)
+    /// #         -> Result<kvref::credential::AccessToken, kvref::credential::CredentialError> { unreachable!() }
+    /// # }
+    /// use std::sync::Mutex;
+    /// let resolver = kvref::resolve::Resolver::builder()
+    ///     .credential(std::sync::Arc::new(NoCredential))
+    ///     .build()
+    ///     .unwrap();
+    /// let seen = Mutex::new(Vec::new());
+    /// // Not a reference: nothing to fetch, so one report of 0 of 0.
+    /// resolver
+    ///     .resolve_with_progress([("Plain", "text")], |p| seen.lock().unwrap().push(p))
+    ///     .await;
+    /// assert_eq!(seen.into_inner().unwrap(), [kvref::resolve::Progress { settled: 0, total: 0 }]);
+    /// # });
+    /// ```
+    pub async fn resolve_with_progress<K, V>(
+        &self,
+        settings: impl IntoIterator<Item = (K, V)>,
+        progress: impl Fn(Progress) + Sync,
+    ) -> Resolution
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
         let deadline = Instant::now() + self.budget;
         let mut outcomes = Vec::new();
         // Per outcome: the index of the distinct fetch it waits for.
@@ -517,7 +565,11 @@ impl Resolver {
             }
         }
 
-        let results = self.fetch_all(&fetches, deadline).await;
+        progress(Progress {
+            settled: 0,
+            total: fetches.len(),
+        });
+        let results = self.fetch_all(&fetches, deadline, &progress).await;
         for (outcome_index, fetch_index) in waiting {
             let outcome = &mut outcomes[outcome_index];
             match &results[fetch_index] {
@@ -541,7 +593,10 @@ impl Resolver {
         &self,
         fetches: &[Reference],
         deadline: Instant,
+        progress: &(impl Fn(Progress) + Sync),
     ) -> Vec<Option<Result<Secret, VaultError>>> {
+        let settled = AtomicUsize::new(0);
+        let total = fetches.len();
         let mut by_vault: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, r) in fetches.iter().enumerate() {
             by_vault.entry(r.vault_host()).or_default().push(i);
@@ -552,7 +607,17 @@ impl Resolver {
                 // vault last said. An outer timeout at the same instant could cut off a fetch
                 // waiting for another's discovery of the vault and report a vault that kept
                 // answering 429 as one that did not answer.
-                .map(|i| async move { (i, self.client.fetch(&fetches[i], deadline).await) })
+                .map(|i| {
+                    let settled = &settled;
+                    async move {
+                        let fetched = self.client.fetch(&fetches[i], deadline).await;
+                        progress(Progress {
+                            settled: settled.fetch_add(1, Ordering::Relaxed) + 1,
+                            total,
+                        });
+                        (i, fetched)
+                    }
+                })
                 .buffer_unordered(self.concurrency_per_vault)
                 .collect::<Vec<_>>()
         });

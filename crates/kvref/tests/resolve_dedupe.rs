@@ -54,8 +54,18 @@ async fn a_thousand_references_fetch_each_distinct_secret_once() {
     settings.push(("Plain".into(), "not a reference".into()));
     assert_eq!(settings.len(), 1001);
 
-    let resolution = resolver.resolve(settings.clone()).await;
+    let reports = std::sync::Mutex::new(Vec::new());
+    let resolution = resolver
+        .resolve_with_progress(settings.clone(), |p| reports.lock().unwrap().push(p))
+        .await;
     assert_eq!(resolution.outcomes().len(), 1000);
+    // Progress counts distinct secrets: 0 of 700 first, then one report per settled secret.
+    let reports = reports.into_inner().unwrap();
+    let distinct = VAULTS.len() * PER_VAULT;
+    assert_eq!(reports.len(), distinct + 1);
+    for (n, report) in reports.iter().enumerate() {
+        assert_eq!((report.settled, report.total), (n, distinct));
+    }
     for outcome in resolution.outcomes() {
         assert_eq!(
             outcome.status(),
