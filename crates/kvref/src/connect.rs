@@ -10,7 +10,7 @@
 //! - otherwise the process-wide transport and the [`DefaultCredential`] chain (environment,
 //!   workload identity, managed identity, Azure CLI, Azure Developer CLI).
 //!
-//! The credential is wrapped in a [`TokenCache`] by the resolver, so one token serves every vault
+//! The credential is wrapped in a [`TokenCache`](crate::credential::TokenCache) by the resolver, so one token serves every vault
 //! of the same cloud and tenant.
 //!
 //! ```no_run
