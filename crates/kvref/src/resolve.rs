@@ -634,20 +634,33 @@ impl Resolver {
     fn not_allowed_outcome(&self, key: String, literal: String, reference: Reference) -> Outcome {
         let suffixes: Vec<&str> = self.allowed.suffixes().collect();
         let host = reference.vault_host().to_owned();
-        let suffix = host
-            .split_once('.')
-            .map_or(host.as_str(), |(_, s)| s)
-            .to_owned();
+        // A host that contains an allowed suffix without ending in it imitates a real vault
+        // (`myvault.vault.azure.net.evil.example`): never advise allowing it.
+        let imitated = suffixes.iter().find(|suffix| {
+            host.to_ascii_lowercase()
+                .contains(&suffix.to_ascii_lowercase())
+        });
+        let fix = match imitated {
+            Some(suffix) => format!(
+                "correct the reference: {host} only looks like a vault under {suffix}; a setting that \
+                 points there may have been tampered with, so do not allow this host"
+            ),
+            None => {
+                let domain = host.split_once('.').map_or(host.as_str(), |(_, d)| d);
+                format!(
+                    "point the reference at your vault (`https://<vault>.vault.azure.net/...`); if {host} \
+                     really is your vault, allow its domain with `Resolver::builder().allow_vault_suffix(\".{domain}\")` \
+                     (`--allow-vault-suffix .{domain}` for the kvref command)"
+                )
+            }
+        };
         Outcome {
             status: ResolveStatus::VaultNotAllowed,
             message: Some(format!(
                 "the vault host {host} is not under an allowed vault suffix ({}); no connection was made",
                 suffixes.join(", ")
             )),
-            fix: Some(format!(
-                "point the reference at your vault (`https://<vault>.vault.azure.net/...`); if {host} really is your \
-                 vault, allow its suffix with `Resolver::builder().allow_vault_suffix(\".{suffix}\")`"
-            )),
+            fix: Some(fix),
             ..Outcome::pending(key, literal, Some(reference))
         }
     }

@@ -233,3 +233,20 @@ async fn an_allowed_custom_suffix_is_contacted_and_an_unlisted_one_is_not() {
     );
     assert!(listener.accepted() >= 1);
 }
+
+#[tokio::test]
+async fn a_look_alike_host_is_never_advised_to_be_allowed() {
+    let resolver = Resolver::builder()
+        .credential(CountingCredential::fixed())
+        .build()
+        .unwrap();
+    let settings = [(
+        "Db",
+        "@KeyVault(SecretUri=https://myvault.vault.azure.net.evil.example/secrets/Db)",
+    )];
+    let outcome = resolver.resolve(settings).await.outcomes()[0].clone();
+    assert_eq!(outcome.status(), ResolveStatus::VaultNotAllowed);
+    let fix = outcome.fix().unwrap();
+    assert!(fix.contains("tampered"), "{fix}");
+    assert!(!fix.contains("allow_vault_suffix"), "{fix}");
+}
