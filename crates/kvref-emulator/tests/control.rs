@@ -6,10 +6,6 @@ use common::*;
 use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, JournalEntry};
 use serde_json::{Value, json};
 
-fn control_url(emu: &Emulator, path: &str) -> String {
-    format!("http://{}/_emulator/{path}", emu.http_addr())
-}
-
 #[tokio::test]
 async fn control_api_over_http() {
     let emu = start().await;
@@ -46,13 +42,8 @@ async fn control_api_over_http() {
     assert_eq!(version.len(), 32);
 
     let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/fromcontrol?api-version=7.5",
-        Some(&token),
-    )
-    .await;
+    let myvault = vault_as(&emu, "myvault", &token);
+    let (status, _, body) = myvault.secret("fromcontrol").await;
     assert_eq!(status, 200);
     assert_eq!(body["value"], "control-value");
 
@@ -66,13 +57,7 @@ async fn control_api_over_http() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/fromcontrol?api-version=7.5",
-        Some(&token),
-    )
-    .await;
+    let (status, _, _) = myvault.secret("fromcontrol").await;
     assert_eq!(status, 403);
 
     for (method, path, body, status) in [
@@ -193,13 +178,7 @@ async fn faults_answer_count_down_and_clear() {
     })
     .await;
     for expected in [429, 429, 200] {
-        let (status, _, _) = kv_get(
-            &emu,
-            "myvault",
-            "/secrets/DbPassword?api-version=7.5",
-            Some(&token),
-        )
-        .await;
+        let (status, _, _) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
         assert_eq!(status, expected);
     }
 }
@@ -247,29 +226,18 @@ async fn works_on_a_paused_current_thread_runtime() {
     .await;
     let started = tokio::time::Instant::now();
     let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let myvault = vault_as(&emu, "myvault", &token);
     assert!(
         tokio::time::Instant::now() - started >= std::time::Duration::from_secs(60),
         "the delay ran on tokio time"
     );
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/DbPassword?api-version=7.5",
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault.secret("DbPassword").await;
     assert_eq!(status, 200);
     assert_eq!(body["value"], "db-password-from-the-emulator");
     // Ten sequential requests and a version change, all on the paused runtime.
     let version = emu.set_secret("myvault", "DbPassword", "rotated").await;
     for _ in 0..10 {
-        let (status, _, body) = kv_get(
-            &emu,
-            "myvault",
-            "/secrets/DbPassword?api-version=7.5",
-            Some(&token),
-        )
-        .await;
+        let (status, _, body) = myvault.secret("DbPassword").await;
         assert_eq!(status, 200);
         assert!(body["id"].as_str().unwrap().ends_with(&version));
     }
@@ -286,13 +254,7 @@ async fn journal_records_requests_but_never_tokens() {
     .await;
     let (status, _, _) = kv_get(&emu, "myvault", "/secrets/DbPassword?api-version=7.5", None).await;
     assert_eq!(status, 401);
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/DbPassword?api-version=7.5",
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
     assert_eq!(status, 200);
     let secret_value = body["value"].as_str().unwrap().to_owned();
 

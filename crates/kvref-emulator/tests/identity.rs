@@ -6,16 +6,22 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-async fn get_json(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
-    let response = request.send().await.expect("answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    (
-        status,
-        headers,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
+/// The IMDS token endpoint of an emulator.
+fn imds_url(emu: &kvref_emulator::Emulator) -> String {
+    format!(
+        "{}/metadata/identity/oauth2/token",
+        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
     )
+}
+
+/// GET the IMDS token endpoint with `Metadata: true` and the given query.
+async fn imds_get(base: &str, query: &str) -> Answer {
+    send_json(
+        http()
+            .get(format!("{base}?{query}"))
+            .header("Metadata", "true"),
+    )
+    .await
 }
 
 /// Reads a JWT's claims (the emulator's tokens are JWTs, like Entra's).
@@ -54,7 +60,7 @@ async fn app_service_matches_the_recording() {
     let env = emu.env("app_service");
     let endpoint = &env["IDENTITY_ENDPOINT"];
     let header = &env["IDENTITY_HEADER"];
-    let (status, headers, body) = get_json(
+    let (status, headers, body) = send_json(
         http()
             .get(format!(
                 "{endpoint}?resource=https://vault.azure.net&api-version=2019-08-01"
@@ -116,13 +122,13 @@ async fn app_service_matches_the_recording() {
             400,
         ),
     ] {
-        let (status, _, body) = get_json(request).await;
+        let (status, _, body) = send_json(request).await;
         assert_eq!(status, expected_status, "{body}");
         assert_same_shape(&body, &error_shape);
         assert_eq!(body["statusCode"], status);
         assert!(!body.to_string().contains(header.as_str()));
     }
-    let (_, _, body) = get_json(
+    let (_, _, body) = send_json(
         http()
             .get(format!("{endpoint}?resource=https://vault.azure.net&api-version=2019-08-01&client_id=nobody"))
             .header("X-IDENTITY-HEADER", header),
@@ -136,7 +142,7 @@ async fn app_service_matches_the_recording() {
     // No system identity and no selector.
     let emu = start_with(NO_SYSTEM_TWO_UAMIS).await;
     let env = emu.env("app_service");
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         http()
             .get(format!(
                 "{}?resource=https://vault.azure.net&api-version=2019-08-01",
@@ -157,7 +163,7 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
     let emu = start().await;
     let env = emu.env("legacy_app_service");
     let endpoint = &env["MSI_ENDPOINT"];
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         http()
             .get(format!("{endpoint}?resource=https://vault.azure.net&api-version=2017-09-01&clientid={UAMI_CLIENT_ID}"))
             .header("secret", &env["MSI_SECRET"]),
@@ -175,7 +181,7 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
         claims(body["access_token"].as_str().unwrap())["appid"],
         UAMI_CLIENT_ID
     );
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(format!(
                 "{endpoint}?resource=https://vault.azure.net&api-version=2017-09-01"
@@ -189,19 +195,16 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
 #[tokio::test]
 async fn imds_quirks() {
     let emu = start().await;
-    let base = format!(
-        "{}/metadata/identity/oauth2/token",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    );
+    let base = imds_url(&emu);
 
     // The probe: no Metadata header and no query at all gets 400 bad_request_102 at once.
-    let (status, _, body) = get_json(http().get(&base)).await;
+    let (status, _, body) = send_json(http().get(&base)).await;
     assert_eq!(status, 400);
     assert_eq!(
         body,
         json!({"error": "bad_request_102", "error_description": "Required metadata header not specified"})
     );
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(format!(
                 "{base}?api-version=2018-02-01&resource=https://vault.azure.net"
@@ -212,12 +215,9 @@ async fn imds_quirks() {
     assert_eq!(status, 400, "the header must be lower-case true");
 
     for api in ["2018-02-01", "2019-08-01", "2021-02-01"] {
-        let (status, headers, body) = get_json(
-            http()
-                .get(format!(
-                    "{base}?api-version={api}&resource=https://vault.azure.net/"
-                ))
-                .header("Metadata", "true"),
+        let (status, headers, body) = imds_get(
+            &base,
+            &format!("api-version={api}&resource=https://vault.azure.net/"),
         )
         .await;
         assert_eq!(status, 200, "{api}");
@@ -247,19 +247,9 @@ async fn imds_quirks() {
         );
         assert_eq!(body["client_id"], SYSTEM_CLIENT_ID);
     }
-    let (status, _, _) = get_json(
-        http()
-            .get(format!("{base}?api-version=2017-12-01&resource=r"))
-            .header("Metadata", "true"),
-    )
-    .await;
+    let (status, _, _) = imds_get(&base, "api-version=2017-12-01&resource=r").await;
     assert_eq!(status, 400);
-    let (status, _, body) = get_json(
-        http()
-            .get(format!("{base}?api-version=2018-02-01"))
-            .header("Metadata", "true"),
-    )
-    .await;
+    let (status, _, body) = imds_get(&base, "api-version=2018-02-01").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_request");
 
@@ -268,23 +258,17 @@ async fn imds_quirks() {
         (format!("object_id={UAMI_OBJECT_ID}"), UAMI_CLIENT_ID),
         (format!("msi_res_id={UAMI_RESOURCE_ID}"), UAMI_CLIENT_ID),
     ] {
-        let (status, _, body) = get_json(
-            http()
-                .get(format!(
-                    "{base}?api-version=2018-02-01&resource=https://vault.azure.net&{selector}"
-                ))
-                .header("Metadata", "true"),
+        let (status, _, body) = imds_get(
+            &base,
+            &format!("api-version=2018-02-01&resource=https://vault.azure.net&{selector}"),
         )
         .await;
         assert_eq!(status, 200);
         assert_eq!(body["client_id"], expected);
     }
-    let (status, _, body) = get_json(
-        http()
-            .get(format!(
-                "{base}?api-version=2018-02-01&resource=https://vault.azure.net&client_id=unknown"
-            ))
-            .header("Metadata", "true"),
+    let (status, _, body) = imds_get(
+        &base,
+        "api-version=2018-02-01&resource=https://vault.azure.net&client_id=unknown",
     )
     .await;
     assert_eq!(status, 400);
@@ -295,16 +279,10 @@ async fn imds_quirks() {
 
     // Several user-assigned identities, no system one, no selector.
     let emu = start_with(NO_SYSTEM_TWO_UAMIS).await;
-    let base = format!(
-        "{}/metadata/identity/oauth2/token",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    );
-    let (status, _, body) = get_json(
-        http()
-            .get(format!(
-                "{base}?api-version=2018-02-01&resource=https://vault.azure.net"
-            ))
-            .header("Metadata", "true"),
+    let base = imds_url(&emu);
+    let (status, _, body) = imds_get(
+        &base,
+        "api-version=2018-02-01&resource=https://vault.azure.net",
     )
     .await;
     assert_eq!(status, 400);
@@ -314,16 +292,10 @@ async fn imds_quirks() {
     );
     // One user-assigned identity and no system one: IMDS answers with it.
     let emu = start_with(NO_SYSTEM_ONE_UAMI).await;
-    let base = format!(
-        "{}/metadata/identity/oauth2/token",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    );
-    let (status, _, body) = get_json(
-        http()
-            .get(format!(
-                "{base}?api-version=2018-02-01&resource=https://vault.azure.net"
-            ))
-            .header("Metadata", "true"),
+    let base = imds_url(&emu);
+    let (status, _, body) = imds_get(
+        &base,
+        "api-version=2018-02-01&resource=https://vault.azure.net",
     )
     .await;
     assert_eq!(status, 200);
@@ -339,7 +311,7 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     let tokens_dir = std::path::Path::new(&env["KVREF_ARC_TOKENS_DIR"]);
     let url = format!("{endpoint}?api-version=2020-06-01&resource=https://vault.azure.net");
 
-    let (status, headers, body) = get_json(http().get(&url).header("Metadata", "true")).await;
+    let (status, headers, body) = send_json(http().get(&url).header("Metadata", "true")).await;
     assert_eq!(status, 401);
     assert_eq!(body["error"], "unauthorized_client");
     let challenge = headers["www-authenticate"].to_str().unwrap();
@@ -351,7 +323,7 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     let key = std::fs::read_to_string(key_path).unwrap();
     assert!(!key.is_empty() && key.len() <= 4096);
 
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         http()
             .get(&url)
             .header("Metadata", "true")
@@ -362,7 +334,7 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     assert!(body.as_object().unwrap().values().all(Value::is_string));
     assert_eq!(body["client_id"], SYSTEM_CLIENT_ID);
 
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(&url)
             .header("Metadata", "true")
@@ -370,9 +342,9 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     )
     .await;
     assert_eq!(status, 401);
-    let (status, _, _) = get_json(http().get(&url)).await;
+    let (status, _, _) = send_json(http().get(&url)).await;
     assert_eq!(status, 400, "Metadata header required");
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(format!("{url}&client_id={UAMI_CLIENT_ID}"))
             .header("Metadata", "true")
@@ -395,7 +367,7 @@ async fn arc_tokens_folder_is_configurable() {
         emu.env("arc")["KVREF_ARC_TOKENS_DIR"],
         dir.path().display().to_string()
     );
-    let (status, headers, _) = get_json(
+    let (status, headers, _) = send_json(
         http()
             .get(format!(
                 "{}?api-version=2021-02-01&resource=https://vault.azure.net",
@@ -421,7 +393,7 @@ async fn cloud_shell_takes_a_post_form() {
     let env = emu.env("cloud_shell");
     assert_eq!(env.len(), 1, "MSI_ENDPOINT only");
     let endpoint = &env["MSI_ENDPOINT"];
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         http()
             .post(endpoint)
             .header("Metadata", "true")
@@ -431,21 +403,21 @@ async fn cloud_shell_takes_a_post_form() {
     assert_eq!(status, 200);
     assert!(body.as_object().unwrap().values().all(Value::is_string));
     assert_eq!(body["resource"], "https://vault.azure.net");
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .post(endpoint)
             .form(&[("resource", "https://vault.azure.net")]),
     )
     .await;
     assert_eq!(status, 400);
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(format!("{endpoint}?resource=https://vault.azure.net"))
             .header("Metadata", "true"),
     )
     .await;
     assert_eq!(status, 405);
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         http()
             .post(endpoint)
             .header("Metadata", "true")
@@ -515,7 +487,7 @@ async fn service_fabric_over_https_with_the_pinned_thumbprint() {
             "ArgumentNullOrEmpty",
         ),
     ] {
-        let (got, _, body) = get_json(request).await;
+        let (got, _, body) = send_json(request).await;
         assert_eq!(got, status);
         assert_eq!(body["error"]["code"], code);
         assert!(body["error"]["correlationId"].is_string());
@@ -527,7 +499,7 @@ async fn entra_post(
     tenant: &str,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         emu.client()
             .post(format!(
                 "https://localhost:{}/{tenant}/oauth2/v2.0/token",
@@ -701,7 +673,7 @@ async fn entra_discovery_documents() {
     let emu = start().await;
     let origin = format!("https://localhost:{}", emu.https_addr().port());
     let tenant = emu.tenant_id();
-    let (status, _, body) = get_json(emu.client().get(format!(
+    let (status, _, body) = send_json(emu.client().get(format!(
         "{origin}/{tenant}/v2.0/.well-known/openid-configuration"
     )))
     .await;
@@ -712,7 +684,7 @@ async fn entra_discovery_documents() {
     );
     assert_eq!(body["issuer"], format!("{origin}/{tenant}/v2.0"));
     assert!(body["authorization_endpoint"].is_string());
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         emu.client()
             .get(format!("{origin}/common/discovery/instance?api-version=1.1&authorization_endpoint={origin}/{tenant}/oauth2/v2.0/authorize")),
     )
@@ -723,7 +695,7 @@ async fn entra_discovery_documents() {
         format!("{origin}/{tenant}/v2.0/.well-known/openid-configuration")
     );
     assert!(body["metadata"][0]["aliases"].is_array());
-    let (status, _, body) = get_json(emu.client().get(format!(
+    let (status, _, body) = send_json(emu.client().get(format!(
         "{origin}/other-tenant/v2.0/.well-known/openid-configuration"
     )))
     .await;
@@ -739,7 +711,7 @@ async fn legacy_expires_on_can_be_epoch_seconds_for_azure_ml_clients() {
     );
     let emu = start_with(&toml).await;
     let env = emu.env("legacy_app_service");
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         http()
             .get(format!(
                 "{}?resource=https://vault.azure.net&api-version=2017-09-01",

@@ -68,13 +68,7 @@ async fn bodiless_put_without_token_gets_the_challenge_and_writes_nothing() {
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
     let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/NewOne?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, _) = vault_as(&emu, "myvault", &token).secret("NewOne").await;
     assert_eq!(status, 404);
     // Any method and path: without a token, the challenge comes first.
     for (method, path) in [
@@ -131,8 +125,7 @@ role = "Key Vault Secrets User"
     );
     // A public-cloud token is refused by the China vault; a China token is accepted.
     let public = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, headers, body) =
-        kv_get(&emu, "cnvault", &format!("/secrets/x?{API}"), Some(&public)).await;
+    let (status, headers, body) = vault_as(&emu, "cnvault", &public).secret("x").await;
     assert_eq!(status, 401);
     assert!(headers.contains_key("www-authenticate"));
     assert_eq!(
@@ -140,8 +133,7 @@ role = "Key Vault Secrets User"
         "AKV10022: Invalid audience. Expected https://vault.azure.cn, found: https://vault.azure.net."
     );
     let china = app_service_token(&emu, "https://vault.azure.cn/", "").await;
-    let (status, _, body) =
-        kv_get(&emu, "cnvault", &format!("/secrets/x?{API}"), Some(&china)).await;
+    let (status, _, body) = vault_as(&emu, "cnvault", &china).secret("x").await;
     assert_eq!(status, 404, "{body}");
 }
 
@@ -172,7 +164,7 @@ async fn get_secret_matches_the_recordings() {
             "keyvault-get-secret-200.json",
         ),
     ] {
-        let (status, headers, body) = kv_get(&emu, "myvault", &path, Some(&token)).await;
+        let (status, headers, body) = vault_as(&emu, "myvault", &token).get(&path).await;
         assert_eq!(status, 200, "{path}: {body}");
         assert_same_shape(&body, &fixture(fixture_name));
         assert_eq!(body["value"], "plain-value");
@@ -192,13 +184,8 @@ async fn get_secret_matches_the_recordings() {
 async fn optional_fields_appear_only_when_set() {
     let emu = start().await;
     let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/DbPassword?{API}"),
-        Some(&token),
-    )
-    .await;
+    let myvault = vault_as(&emu, "myvault", &token);
+    let (status, _, body) = myvault.secret("DbPassword").await;
     assert_eq!(status, 200);
     assert_eq!(body["contentType"], "text/plain");
     assert_eq!(body["tags"], json!({"env": "dev", "owner": "platform"}));
@@ -206,25 +193,17 @@ async fn optional_fields_appear_only_when_set() {
         body["value"], "db-password-from-the-emulator",
         "the latest version"
     );
-    let (_, _, old) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/dbpassword/0a1b2c3d4e5f60718293a4b5c6d7e8f9?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (_, _, old) = myvault
+        .get(&format!(
+            "/secrets/dbpassword/0a1b2c3d4e5f60718293a4b5c6d7e8f9?{API}"
+        ))
+        .await;
     assert_eq!(old["value"], "old-db-password");
     assert!(
         old.get("tags").is_none(),
         "absent optionals are omitted, never null"
     );
-    let (_, _, api_key) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/ApiKey?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (_, _, api_key) = myvault.secret("ApiKey").await;
     assert_eq!(api_key["attributes"]["exp"], 4102444800i64);
     assert!(api_key["attributes"].get("nbf").is_none());
     fn no_nulls(v: &Value) -> bool {
@@ -242,14 +221,11 @@ async fn optional_fields_appear_only_when_set() {
 async fn errors_match_the_recordings() {
     let emu = start().await;
     let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let myvault = vault_as(&emu, "myvault", &token);
 
-    let (status, headers, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/no-such-secret/?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, headers, body) = myvault
+        .get(&format!("/secrets/no-such-secret/?{API}"))
+        .await;
     assert_eq!(status, 404);
     assert_same_shape(&body, &fixture("keyvault-secret-not-found-404.json"));
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
@@ -260,13 +236,11 @@ async fn errors_match_the_recordings() {
         recorded_message.replace("CRUDSecretName-cangetasecretNonExisting-", "no-such-secret")
     );
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/DbPassword/ffffffffffffffffffffffffffffffff?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault
+        .get(&format!(
+            "/secrets/DbPassword/ffffffffffffffffffffffffffffffff?{API}"
+        ))
+        .await;
     assert_eq!(status, 404);
     assert!(
         body["error"]["message"]
@@ -275,33 +249,17 @@ async fn errors_match_the_recordings() {
             .contains("(name/id) DbPassword/ffffffffffffffffffffffffffffffff was not found")
     );
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/RetiredToken?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault.secret("RetiredToken").await;
     assert_eq!(status, 403);
     assert_eq!(body, fixture("keyvault-secret-disabled-403.json"));
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/no-such-secret/versions?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault
+        .get(&format!("/secrets/no-such-secret/versions?{API}"))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body, fixture("keyvault-list-versions-empty-200.json"));
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/bad_name/?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault.get(&format!("/secrets/bad_name/?{API}")).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "BadParameter");
     assert_eq!(
@@ -309,26 +267,14 @@ async fn errors_match_the_recordings() {
         "The request URI contains an invalid name: bad_name"
     );
 
-    let (status, _, body) = kv_get(&emu, "myvault", "/secrets/DbPassword/", Some(&token)).await;
+    let (status, _, body) = myvault.get("/secrets/DbPassword/").await;
     assert_eq!(status, 400, "api-version is required");
     assert_eq!(body["error"]["code"], "BadParameter");
 
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/DbPassword/?api-version=banana",
-        Some(&token),
-    )
-    .await;
+    let (status, _, _) = myvault.get("/secrets/DbPassword/?api-version=banana").await;
     assert_eq!(status, 400);
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "nosuchvault",
-        &format!("/secrets/x?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = vault_as(&emu, "nosuchvault", &token).secret("x").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "VaultNotFound");
 }
@@ -350,7 +296,7 @@ async fn tokens_are_checked_before_anything_is_answered() {
     };
     // Another audience.
     let management = app_service_token(&emu, "https://management.azure.com/", "").await;
-    let (status, headers, body) = kv_get(&emu, "myvault", &path, Some(&management)).await;
+    let (status, headers, body) = vault_as(&emu, "myvault", &management).get(&path).await;
     check_refused(status, &headers, &body);
     assert_eq!(
         body["error"]["message"],
@@ -361,7 +307,7 @@ async fn tokens_are_checked_before_anything_is_answered() {
     check_refused(status, &headers, &body);
     let other = start().await;
     let foreign = app_service_token(&other, "https://vault.azure.net", "").await;
-    let (status, headers, body) = kv_get(&emu, "myvault", &path, Some(&foreign)).await;
+    let (status, headers, body) = vault_as(&emu, "myvault", &foreign).get(&path).await;
     check_refused(status, &headers, &body);
     // Not a bearer scheme at all.
     let response = emu
@@ -374,7 +320,7 @@ async fn tokens_are_checked_before_anything_is_answered() {
     assert_eq!(response.status(), 401);
     // The audience with a trailing slash is the same resource.
     let slash = app_service_token(&emu, "https://vault.azure.net/", "").await;
-    let (status, _, _) = kv_get(&emu, "myvault", &path, Some(&slash)).await;
+    let (status, _, _) = vault_as(&emu, "myvault", &slash).get(&path).await;
     assert_eq!(status, 200);
 }
 
@@ -384,13 +330,7 @@ async fn expired_tokens_are_refused() {
     let config = kvref_emulator::EmulatorConfig::sample().with_token_lifetime_secs(0);
     let emu = kvref_emulator::Emulator::start(config).await.unwrap();
     let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, headers, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/DbPassword?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, headers, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
     assert_eq!(status, 401);
     assert!(headers.contains_key("www-authenticate"));
     assert_eq!(body["error"]["code"], "Unauthorized");
@@ -411,13 +351,7 @@ async fn rbac_refuses_identities_without_a_role_with_the_real_message() {
         &format!("client_id={NOROLE_CLIENT_ID}"),
     )
     .await;
-    let (status, headers, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/DbPassword?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, headers, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
     assert_eq!(status, 403);
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
     assert_eq!(body["error"]["code"], "Forbidden");
@@ -442,13 +376,9 @@ async fn rbac_refuses_identities_without_a_role_with_the_real_message() {
 
     // The system identity reads myvault but has no role on othervault.
     let system = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, _, _) = kv_get(
-        &emu,
-        "othervault",
-        &format!("/secrets/ReportingKey?{API}"),
-        Some(&system),
-    )
-    .await;
+    let (status, _, _) = vault_as(&emu, "othervault", &system)
+        .secret("ReportingKey")
+        .await;
     assert_eq!(status, 403);
 }
 
@@ -538,13 +468,7 @@ async fn writes_need_secrets_officer() {
     assert_eq!(patched["attributes"]["enabled"], false);
     assert_eq!(patched["attributes"]["nbf"], 1000);
     assert_eq!(patched["tags"], json!({"x": "y"}));
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/Written?{API}"),
-        Some(&officer),
-    )
-    .await;
+    let (status, _, _) = vault_as(&emu, "myvault", &officer).secret("Written").await;
     assert_eq!(status, 403, "disabled now");
 
     // A reader cannot PATCH either.
@@ -604,6 +528,7 @@ async fn versions_are_paged_with_absolute_next_links() {
         created.push(emu.set_secret("myvault", "Paged", &format!("v{i}")).await);
     }
     let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let myvault = vault_as(&emu, "myvault", &token);
     let mut url = format!(
         "{}/secrets/paged/versions?{API}&maxresults=2",
         emu.vault_url("myvault")
@@ -648,17 +573,13 @@ async fn versions_are_paged_with_absolute_next_links() {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, created);
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/paged/versions?{API}&maxresults=26"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, _) = myvault
+        .get(&format!("/secrets/paged/versions?{API}&maxresults=26"))
+        .await;
     assert_eq!(status, 400);
 
     // The vault-wide list: versionless ids, no values.
-    let (status, _, body) = kv_get(&emu, "myvault", &format!("/secrets?{API}"), Some(&token)).await;
+    let (status, _, body) = myvault.get(&format!("/secrets?{API}")).await;
     assert_eq!(status, 200);
     let ids: Vec<&str> = body["value"]
         .as_array()
@@ -686,12 +607,13 @@ async fn each_vault_is_throttled_on_its_own() {
     );
     let emu = start_with(&toml).await;
     let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let myvault = vault_as(&emu, "myvault", &token);
     let path = format!("/secrets/DbPassword?{API}");
     for _ in 0..3 {
-        let (status, _, _) = kv_get(&emu, "myvault", &path, Some(&token)).await;
+        let (status, _, _) = myvault.get(&path).await;
         assert_eq!(status, 200);
     }
-    let (status, headers, body) = kv_get(&emu, "myvault", &path, Some(&token)).await;
+    let (status, headers, body) = myvault.get(&path).await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "Throttled");
     assert_eq!(

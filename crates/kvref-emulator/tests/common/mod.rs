@@ -130,6 +130,62 @@ pub async fn kv_get(
     (status, headers, body)
 }
 
+/// The response parts the tests look at: status, headers and the JSON body.
+pub type Answer = (u16, reqwest::header::HeaderMap, Value);
+
+/// Sends a request; answers status, headers and the JSON body (`Null` when the body is not JSON).
+pub async fn send_json(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("answered");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+/// Sends a request and reads its body as JSON, whatever the status.
+pub async fn json_body(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("json body")
+}
+
+/// The URL of a control API path (`info`, `vaults/...`) on the emulator's plain HTTP port.
+pub fn control_url(emu: &Emulator, path: &str) -> String {
+    format!("http://{}/_emulator/{path}", emu.http_addr())
+}
+
+/// One vault read with one bearer token, so each request names only its path.
+pub struct VaultAs<'a> {
+    emu: &'a Emulator,
+    vault: &'a str,
+    token: &'a str,
+}
+
+/// Reads `vault` on `emu` presenting `token`.
+pub fn vault_as<'a>(emu: &'a Emulator, vault: &'a str, token: &'a str) -> VaultAs<'a> {
+    VaultAs { emu, vault, token }
+}
+
+impl VaultAs<'_> {
+    /// GET a path (with its query) of this vault, as [`kv_get`] with the token.
+    pub async fn get(&self, path_and_query: &str) -> Answer {
+        kv_get(self.emu, self.vault, path_and_query, Some(self.token)).await
+    }
+
+    /// GET the latest version of a secret with api-version 7.5.
+    pub async fn secret(&self, name: &str) -> Answer {
+        self.get(&format!("/secrets/{name}?api-version=7.5")).await
+    }
+}
+
 pub const SYSTEM_CLIENT_ID: &str = "3f1b2a4c-5d6e-4f70-8a9b-0c1d2e3f4a5b";
 pub const UAMI_CLIENT_ID: &str = "6beb3ab0-6e28-4a92-8e5a-ce0d5abf3a8c";
 pub const UAMI_OBJECT_ID: &str = "b1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f";
