@@ -9,14 +9,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn control_api_over_http() {
     let emu = start().await;
-    let info: Value = http()
-        .get(control_url(&emu, "info"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = json_body(http().get(control_url(&emu, "info"))).await;
     assert_eq!(&info, emu.info());
     for key in ["https", "http", "ca_cert", "tenant_id", "env"] {
         assert!(info.get(key).is_some(), "{key}");

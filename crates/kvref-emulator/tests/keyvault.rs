@@ -406,19 +406,16 @@ async fn entra_token(emu: &kvref_emulator::Emulator) -> String {
 
 #[tokio::test]
 async fn writes_need_secrets_officer() {
+    use reqwest::Method;
+
     let emu = start().await;
-    let url = format!("{}/secrets/Written?{API}", emu.vault_url("myvault"));
-    let reader = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let response = emu
-        .client()
-        .put(&url)
-        .bearer_auth(&reader)
-        .json(&json!({"value": "w1"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 403);
-    let body: Value = response.json().await.unwrap();
+    let path = format!("/secrets/Written?{API}");
+    let reader_token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let reader = vault_as(&emu, "myvault", &reader_token);
+    let (status, _, body) = reader
+        .send(Method::PUT, &path, Some(&json!({"value": "w1"})))
+        .await;
+    assert_eq!(status, 403);
     assert!(
         body["error"]["message"]
             .as_str()
@@ -426,17 +423,18 @@ async fn writes_need_secrets_officer() {
             .contains("setSecret/action")
     );
 
-    let officer = entra_token(&emu).await;
-    let response = emu
-        .client()
-        .put(&url)
-        .bearer_auth(&officer)
-        .json(&json!({"value": "w1", "contentType": "text/plain", "tags": {"a": "b"}, "attributes": {"exp": 4102444800i64}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let created: Value = response.json().await.unwrap();
+    let officer_token = entra_token(&emu).await;
+    let officer = vault_as(&emu, "myvault", &officer_token);
+    let (status, _, created) = officer
+        .send(
+            Method::PUT,
+            &path,
+            Some(
+                &json!({"value": "w1", "contentType": "text/plain", "tags": {"a": "b"}, "attributes": {"exp": 4102444800i64}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
     let mut expected = fixture("keyvault-get-secret-200.json");
     expected["contentType"] = json!("");
     expected["tags"] = json!({"a": ""});
@@ -454,70 +452,48 @@ async fn writes_need_secrets_officer() {
     assert_eq!(created["attributes"]["exp"], 4102444800i64);
 
     // PATCH: disable, tags, content type, nbf; the answer has no value.
-    let response = emu
-        .client()
-        .patch(format!("{}/secrets/written/{version}?{API}", emu.vault_url("myvault")))
-        .bearer_auth(&officer)
-        .json(&json!({"contentType": "application/json", "tags": {"x": "y"}, "attributes": {"enabled": false, "nbf": 1000}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let patched: Value = response.json().await.unwrap();
+    let version_path = format!("/secrets/written/{version}?{API}");
+    let (status, _, patched) = officer
+        .send(
+            Method::PATCH,
+            &version_path,
+            Some(
+                &json!({"contentType": "application/json", "tags": {"x": "y"}, "attributes": {"enabled": false, "nbf": 1000}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
     assert!(patched.get("value").is_none());
     assert_eq!(patched["attributes"]["enabled"], false);
     assert_eq!(patched["attributes"]["nbf"], 1000);
     assert_eq!(patched["tags"], json!({"x": "y"}));
-    let (status, _, _) = vault_as(&emu, "myvault", &officer).secret("Written").await;
+    let (status, _, _) = officer.secret("Written").await;
     assert_eq!(status, 403, "disabled now");
 
     // A reader cannot PATCH either.
-    let response = emu
-        .client()
-        .patch(format!(
-            "{}/secrets/written/{version}?{API}",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&reader)
-        .json(&json!({"attributes": {"enabled": true}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 403);
+    let (status, _, _) = reader
+        .send(
+            Method::PATCH,
+            &version_path,
+            Some(&json!({"attributes": {"enabled": true}})),
+        )
+        .await;
+    assert_eq!(status, 403);
 
-    // Bad bodies and names.
-    let response = emu
-        .client()
-        .put(&url)
-        .bearer_auth(&officer)
-        .json(&json!({"nothing": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let response = emu
-        .client()
-        .put(format!(
-            "{}/secrets/bad.name?{API}",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&officer)
-        .json(&json!({"value": "v"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let response = emu
-        .client()
-        .delete(format!(
-            "{}/secrets/Written?{API}",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&officer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
+    // Bad bodies and names, and a method Key Vault does not allow here.
+    for (method, path, body, expected) in [
+        (Method::PUT, path.clone(), Some(json!({"nothing": 1})), 400),
+        (
+            Method::PUT,
+            format!("/secrets/bad.name?{API}"),
+            Some(json!({"value": "v"})),
+            400,
+        ),
+        (Method::DELETE, path.clone(), None, 405),
+    ] {
+        let (status, _, _) = officer.send(method.clone(), &path, body.as_ref()).await;
+        assert_eq!(status, expected, "{method} {path}");
+    }
 }
 
 #[tokio::test]

@@ -118,6 +118,12 @@ pub async fn kv_get(
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
+    kv_answer(request).await
+}
+
+/// Sends a Key Vault request; answers status, headers and the JSON body (`Null` when empty, and
+/// a panic when a non-empty body is not JSON: Key Vault always answers JSON).
+async fn kv_answer(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
     let response = request.send().await.expect("key vault answers");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -178,6 +184,25 @@ impl VaultAs<'_> {
     /// GET a path (with its query) of this vault, as [`kv_get`] with the token.
     pub async fn get(&self, path_and_query: &str) -> Answer {
         kv_get(self.emu, self.vault, path_and_query, Some(self.token)).await
+    }
+
+    /// Sends `method` to a path (with its query) of this vault, with an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Answer {
+        let url = format!("{}{path_and_query}", self.emu.vault_url(self.vault));
+        let mut request = self
+            .emu
+            .client()
+            .request(method, url)
+            .bearer_auth(self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        kv_answer(request).await
     }
 
     /// GET the latest version of a secret with api-version 7.5.
