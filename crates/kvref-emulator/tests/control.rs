@@ -251,6 +251,15 @@ async fn journal_records_requests_but_never_tokens() {
     assert_eq!(status, 200);
     let secret_value = body["value"].as_str().unwrap().to_owned();
 
+    let secret_read = |status, authorization| JournalEntry {
+        endpoint: Endpoint::KeyVault,
+        method: "GET".into(),
+        host: "myvault.vault.azure.net".into(),
+        path: "/secrets/DbPassword".into(),
+        query: "api-version=7.5".into(),
+        status,
+        authorization,
+    };
     let journal = emu.requests().await;
     assert_eq!(
         journal,
@@ -266,24 +275,8 @@ async fn journal_records_requests_but_never_tokens() {
                 status: 200,
                 authorization: false,
             },
-            JournalEntry {
-                endpoint: Endpoint::KeyVault,
-                method: "GET".into(),
-                host: "myvault.vault.azure.net".into(),
-                path: "/secrets/DbPassword".into(),
-                query: "api-version=7.5".into(),
-                status: 401,
-                authorization: false,
-            },
-            JournalEntry {
-                endpoint: Endpoint::KeyVault,
-                method: "GET".into(),
-                host: "myvault.vault.azure.net".into(),
-                path: "/secrets/DbPassword".into(),
-                query: "api-version=7.5".into(),
-                status: 200,
-                authorization: true,
-            },
+            secret_read(401, false),
+            secret_read(200, true),
         ]
     );
     assert!(journal[0].endpoint == "app_service");

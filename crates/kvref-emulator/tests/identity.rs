@@ -24,6 +24,28 @@ async fn imds_get(base: &str, query: &str) -> Answer {
     .await
 }
 
+/// GET the App Service (2019-08-01 style) endpoint with its identity header and the given query.
+async fn app_service_get(emu: &kvref_emulator::Emulator, query: &str) -> Answer {
+    let env = emu.env("app_service");
+    send_json(
+        http()
+            .get(format!("{}?{query}", env["IDENTITY_ENDPOINT"]))
+            .header("X-IDENTITY-HEADER", &env["IDENTITY_HEADER"]),
+    )
+    .await
+}
+
+/// GET the legacy App Service (2017-09-01) endpoint with its `secret` header and the given query.
+async fn legacy_app_service_get(emu: &kvref_emulator::Emulator, query: &str) -> Answer {
+    let env = emu.env("legacy_app_service");
+    send_json(
+        http()
+            .get(format!("{}?{query}", env["MSI_ENDPOINT"]))
+            .header("secret", &env["MSI_SECRET"]),
+    )
+    .await
+}
+
 /// Reads a JWT's claims (the emulator's tokens are JWTs, like Entra's).
 fn claims(token: &str) -> Value {
     use base64::Engine;
@@ -60,12 +82,9 @@ async fn app_service_matches_the_recording() {
     let env = emu.env("app_service");
     let endpoint = &env["IDENTITY_ENDPOINT"];
     let header = &env["IDENTITY_HEADER"];
-    let (status, headers, body) = send_json(
-        http()
-            .get(format!(
-                "{endpoint}?resource=https://vault.azure.net&api-version=2019-08-01"
-            ))
-            .header("X-IDENTITY-HEADER", header),
+    let (status, headers, body) = app_service_get(
+        &emu,
+        "resource=https://vault.azure.net&api-version=2019-08-01",
     )
     .await;
     assert_eq!(status, 200);
@@ -141,14 +160,9 @@ async fn app_service_matches_the_recording() {
 
     // No system identity and no selector.
     let emu = start_with(NO_SYSTEM_TWO_UAMIS).await;
-    let env = emu.env("app_service");
-    let (status, _, body) = send_json(
-        http()
-            .get(format!(
-                "{}?resource=https://vault.azure.net&api-version=2019-08-01",
-                env["IDENTITY_ENDPOINT"]
-            ))
-            .header("X-IDENTITY-HEADER", &env["IDENTITY_HEADER"]),
+    let (status, _, body) = app_service_get(
+        &emu,
+        "resource=https://vault.azure.net&api-version=2019-08-01",
     )
     .await;
     assert_eq!(status, 400);
@@ -163,10 +177,11 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
     let emu = start().await;
     let env = emu.env("legacy_app_service");
     let endpoint = &env["MSI_ENDPOINT"];
-    let (status, _, body) = send_json(
-        http()
-            .get(format!("{endpoint}?resource=https://vault.azure.net&api-version=2017-09-01&clientid={UAMI_CLIENT_ID}"))
-            .header("secret", &env["MSI_SECRET"]),
+    let (status, _, body) = legacy_app_service_get(
+        &emu,
+        &format!(
+            "resource=https://vault.azure.net&api-version=2017-09-01&clientid={UAMI_CLIENT_ID}"
+        ),
     )
     .await;
     assert_eq!(status, 200);
@@ -710,14 +725,9 @@ async fn legacy_expires_on_can_be_epoch_seconds_for_azure_ml_clients() {
         kvref_emulator::EmulatorConfig::sample_toml()
     );
     let emu = start_with(&toml).await;
-    let env = emu.env("legacy_app_service");
-    let (status, _, body) = send_json(
-        http()
-            .get(format!(
-                "{}?resource=https://vault.azure.net&api-version=2017-09-01",
-                env["MSI_ENDPOINT"]
-            ))
-            .header("secret", &env["MSI_SECRET"]),
+    let (status, _, body) = legacy_app_service_get(
+        &emu,
+        "resource=https://vault.azure.net&api-version=2017-09-01",
     )
     .await;
     assert_eq!(status, 200);
