@@ -34,7 +34,7 @@ async fn control_api_over_http() {
         .unwrap();
     assert_eq!(version.len(), 32);
 
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let myvault = vault_as(&emu, "myvault", &token);
     let (status, _, body) = myvault.secret("fromcontrol").await;
     assert_eq!(status, 200);
@@ -105,31 +105,16 @@ async fn faults_answer_count_down_and_clear() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let url = format!(
-        "{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    );
+    let base = imds_url(&emu);
+    let query = "api-version=2018-02-01&resource=https://vault.azure.net";
     for _ in 0..2 {
-        let response = http()
-            .get(&url)
-            .header("Metadata", "true")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 410);
-        assert_eq!(response.headers()["retry-after"], "7");
-        assert_eq!(
-            response.json::<Value>().await.unwrap(),
-            json!({"error": "gone"})
-        );
+        let (status, headers, body) = imds_get(&base, query).await;
+        assert_eq!(status, 410);
+        assert_eq!(headers["retry-after"], "7");
+        assert_eq!(body, json!({"error": "gone"}));
     }
-    let response = http()
-        .get(&url)
-        .header("Metadata", "true")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "times: 2 is used up");
+    let (status, _, _) = imds_get(&base, query).await;
+    assert_eq!(status, 200, "times: 2 is used up");
 
     // times: null = always, until DELETE /_emulator/faults.
     emu.add_fault(Fault {
@@ -157,7 +142,7 @@ async fn faults_answer_count_down_and_clear() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     assert!(!token.is_empty());
 
     // Key Vault faults: 429 twice, then the real answer.
@@ -218,7 +203,7 @@ async fn works_on_a_paused_current_thread_runtime() {
     })
     .await;
     let started = tokio::time::Instant::now();
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let myvault = vault_as(&emu, "myvault", &token);
     assert!(
         tokio::time::Instant::now() - started >= std::time::Duration::from_secs(60),

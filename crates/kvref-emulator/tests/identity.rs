@@ -6,42 +6,19 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-/// The IMDS token endpoint of an emulator.
-fn imds_url(emu: &kvref_emulator::Emulator) -> String {
-    format!(
-        "{}/metadata/identity/oauth2/token",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    )
-}
-
-/// GET the IMDS token endpoint with `Metadata: true` and the given query.
-async fn imds_get(base: &str, query: &str) -> Answer {
+/// GET an App Service token endpoint (`app_service`: 2019-08-01 style, `legacy_app_service`:
+/// 2017-09-01) with the secret header that source's environment names, and the given query.
+async fn app_service_get(emu: &kvref_emulator::Emulator, source: &str, query: &str) -> Answer {
+    let env = emu.env(source);
+    let (endpoint, header, secret) = if source == "legacy_app_service" {
+        ("MSI_ENDPOINT", "secret", "MSI_SECRET")
+    } else {
+        ("IDENTITY_ENDPOINT", "X-IDENTITY-HEADER", "IDENTITY_HEADER")
+    };
     send_json(
         http()
-            .get(format!("{base}?{query}"))
-            .header("Metadata", "true"),
-    )
-    .await
-}
-
-/// GET the App Service (2019-08-01 style) endpoint with its identity header and the given query.
-async fn app_service_get(emu: &kvref_emulator::Emulator, query: &str) -> Answer {
-    let env = emu.env("app_service");
-    send_json(
-        http()
-            .get(format!("{}?{query}", env["IDENTITY_ENDPOINT"]))
-            .header("X-IDENTITY-HEADER", &env["IDENTITY_HEADER"]),
-    )
-    .await
-}
-
-/// GET the legacy App Service (2017-09-01) endpoint with its `secret` header and the given query.
-async fn legacy_app_service_get(emu: &kvref_emulator::Emulator, query: &str) -> Answer {
-    let env = emu.env("legacy_app_service");
-    send_json(
-        http()
-            .get(format!("{}?{query}", env["MSI_ENDPOINT"]))
-            .header("secret", &env["MSI_SECRET"]),
+            .get(format!("{}?{query}", env[endpoint]))
+            .header(header, &env[secret]),
     )
     .await
 }
@@ -84,6 +61,7 @@ async fn app_service_matches_the_recording() {
     let header = &env["IDENTITY_HEADER"];
     let (status, headers, body) = app_service_get(
         &emu,
+        "app_service",
         "resource=https://vault.azure.net&api-version=2019-08-01",
     )
     .await;
@@ -162,6 +140,7 @@ async fn app_service_matches_the_recording() {
     let emu = start_with(NO_SYSTEM_TWO_UAMIS).await;
     let (status, _, body) = app_service_get(
         &emu,
+        "app_service",
         "resource=https://vault.azure.net&api-version=2019-08-01",
     )
     .await;
@@ -177,8 +156,9 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
     let emu = start().await;
     let env = emu.env("legacy_app_service");
     let endpoint = &env["MSI_ENDPOINT"];
-    let (status, _, body) = legacy_app_service_get(
+    let (status, _, body) = app_service_get(
         &emu,
+        "legacy_app_service",
         &format!(
             "resource=https://vault.azure.net&api-version=2017-09-01&clientid={UAMI_CLIENT_ID}"
         ),
@@ -725,8 +705,9 @@ async fn legacy_expires_on_can_be_epoch_seconds_for_azure_ml_clients() {
         kvref_emulator::EmulatorConfig::sample_toml()
     );
     let emu = start_with(&toml).await;
-    let (status, _, body) = legacy_app_service_get(
+    let (status, _, body) = app_service_get(
         &emu,
+        "legacy_app_service",
         "resource=https://vault.azure.net&api-version=2017-09-01",
     )
     .await;

@@ -67,7 +67,7 @@ async fn bodiless_put_without_token_gets_the_challenge_and_writes_nothing() {
         .unwrap();
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let (status, _, _) = vault_as(&emu, "myvault", &token).secret("NewOne").await;
     assert_eq!(status, 404);
     // Any method and path: without a token, the challenge comes first.
@@ -124,7 +124,7 @@ role = "Key Vault Secrets User"
         "Bearer authorization=\"https://login.microsoftonline.us/tenant-x\", resource=\"https://vault.usgovcloudapi.net\""
     );
     // A public-cloud token is refused by the China vault; a China token is accepted.
-    let public = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let public = vault_token(&emu).await;
     let (status, headers, body) = vault_as(&emu, "cnvault", &public).secret("x").await;
     assert_eq!(status, 401);
     assert!(headers.contains_key("www-authenticate"));
@@ -149,7 +149,7 @@ async fn get_secret_matches_the_recordings() {
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     );
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     for (path, fixture_name) in [
         (
             format!("/secrets/plain-secret/?{API}"),
@@ -183,7 +183,7 @@ async fn get_secret_matches_the_recordings() {
 #[tokio::test]
 async fn optional_fields_appear_only_when_set() {
     let emu = start().await;
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let myvault = vault_as(&emu, "myvault", &token);
     let (status, _, body) = myvault.secret("DbPassword").await;
     assert_eq!(status, 200);
@@ -220,7 +220,7 @@ async fn optional_fields_appear_only_when_set() {
 #[tokio::test]
 async fn errors_match_the_recordings() {
     let emu = start().await;
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let myvault = vault_as(&emu, "myvault", &token);
 
     let (status, headers, body) = myvault
@@ -306,7 +306,7 @@ async fn tokens_are_checked_before_anything_is_answered() {
     let (status, headers, body) = kv_get(&emu, "myvault", &path, Some("forged.token.value")).await;
     check_refused(status, &headers, &body);
     let other = start().await;
-    let foreign = app_service_token(&other, "https://vault.azure.net", "").await;
+    let foreign = vault_token(&other).await;
     let (status, headers, body) = vault_as(&emu, "myvault", &foreign).get(&path).await;
     check_refused(status, &headers, &body);
     // Not a bearer scheme at all.
@@ -329,7 +329,7 @@ async fn expired_tokens_are_refused() {
     // Lifetime 0: every token is already expired when issued (wall clock, whole seconds).
     let config = kvref_emulator::EmulatorConfig::sample().with_token_lifetime_secs(0);
     let emu = kvref_emulator::Emulator::start(config).await.unwrap();
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let (status, headers, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
     assert_eq!(status, 401);
     assert!(headers.contains_key("www-authenticate"));
@@ -375,7 +375,7 @@ async fn rbac_refuses_identities_without_a_role_with_the_real_message() {
     assert!(!message.contains("db-password"));
 
     // The system identity reads myvault but has no role on othervault.
-    let system = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let system = vault_token(&emu).await;
     let (status, _, _) = vault_as(&emu, "othervault", &system)
         .secret("ReportingKey")
         .await;
@@ -410,7 +410,7 @@ async fn writes_need_secrets_officer() {
 
     let emu = start().await;
     let path = format!("/secrets/Written?{API}");
-    let reader_token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let reader_token = vault_token(&emu).await;
     let reader = vault_as(&emu, "myvault", &reader_token);
     let (status, _, body) = reader
         .send(Method::PUT, &path, Some(&json!({"value": "w1"})))
@@ -503,7 +503,7 @@ async fn versions_are_paged_with_absolute_next_links() {
     for i in 0..5 {
         created.push(emu.set_secret("myvault", "Paged", &format!("v{i}")).await);
     }
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let myvault = vault_as(&emu, "myvault", &token);
     let mut url = format!(
         "{}/secrets/paged/versions?{API}&maxresults=2",
@@ -582,7 +582,7 @@ async fn each_vault_is_throttled_on_its_own() {
         "requests = 3\nwindow_secs = 60",
     );
     let emu = start_with(&toml).await;
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let myvault = vault_as(&emu, "myvault", &token);
     let path = format!("/secrets/DbPassword?{API}");
     for _ in 0..3 {
@@ -625,7 +625,7 @@ async fn error_bodies_are_byte_exact() {
         .unwrap();
     let recorded: Value = serde_json::from_str(&raw("keyvault-challenge-401.json")).unwrap();
     assert_eq!(challenge, recorded["body"].to_string());
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     let disabled = emu
         .client()
         .get(&url)
@@ -656,7 +656,7 @@ async fn error_bodies_are_byte_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_many_concurrent_requests_and_journals_each() {
     let emu = start().await;
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     emu.clear_requests().await;
     let client = emu.client();
     let url = format!("{}/secrets/DbPassword?{API}", emu.vault_url("myvault"));

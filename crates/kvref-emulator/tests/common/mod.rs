@@ -163,6 +163,29 @@ pub async fn json_body(request: reqwest::RequestBuilder) -> Value {
         .expect("json body")
 }
 
+/// The IMDS token endpoint of an emulator.
+pub fn imds_url(emu: &Emulator) -> String {
+    format!(
+        "{}/metadata/identity/oauth2/token",
+        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
+    )
+}
+
+/// GET the IMDS token endpoint with `Metadata: true` and the given query.
+pub async fn imds_get(base: &str, query: &str) -> Answer {
+    send_json(
+        http()
+            .get(format!("{base}?{query}"))
+            .header("Metadata", "true"),
+    )
+    .await
+}
+
+/// A Key Vault token for the app's default identity (App Service endpoint).
+pub async fn vault_token(emu: &Emulator) -> String {
+    app_service_token(emu, "https://vault.azure.net", "").await
+}
+
 /// The URL of a control API path (`info`, `vaults/...`) on the emulator's plain HTTP port.
 pub fn control_url(emu: &Emulator, path: &str) -> String {
     format!("http://{}/_emulator/{path}", emu.http_addr())
