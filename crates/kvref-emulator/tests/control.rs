@@ -106,14 +106,13 @@ async fn faults_answer_count_down_and_clear() {
         .unwrap();
     assert_eq!(response.status(), 201);
     let base = imds_url(&emu);
-    let query = "api-version=2018-02-01&resource=https://vault.azure.net";
     for _ in 0..2 {
-        let (status, headers, body) = imds_get(&base, query).await;
+        let (status, headers, body) = imds_get(&base, IMDS_VAULT_QUERY).await;
         assert_eq!(status, 410);
         assert_eq!(headers["retry-after"], "7");
         assert_eq!(body, json!({"error": "gone"}));
     }
-    let (status, _, _) = imds_get(&base, query).await;
+    let (status, _, _) = imds_get(&base, IMDS_VAULT_QUERY).await;
     assert_eq!(status, 200, "times: 2 is used up");
 
     // times: null = always, until DELETE /_emulator/faults.
@@ -224,12 +223,7 @@ async fn works_on_a_paused_current_thread_runtime() {
 #[tokio::test]
 async fn journal_records_requests_but_never_tokens() {
     let emu = start().await;
-    let token = app_service_token(
-        &emu,
-        "https://vault.azure.net",
-        &format!("client_id={UAMI_CLIENT_ID}"),
-    )
-    .await;
+    let token = vault_token_for(&emu, UAMI_CLIENT_ID).await;
     let (status, _, _) = kv_get(&emu, "myvault", "/secrets/DbPassword?api-version=7.5", None).await;
     assert_eq!(status, 401);
     let (status, _, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;

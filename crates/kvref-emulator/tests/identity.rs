@@ -275,11 +275,7 @@ async fn imds_quirks() {
     // Several user-assigned identities, no system one, no selector.
     let emu = start_with(NO_SYSTEM_TWO_UAMIS).await;
     let base = imds_url(&emu);
-    let (status, _, body) = imds_get(
-        &base,
-        "api-version=2018-02-01&resource=https://vault.azure.net",
-    )
-    .await;
+    let (status, _, body) = imds_get(&base, IMDS_VAULT_QUERY).await;
     assert_eq!(status, 400);
     assert_eq!(
         body["error_description"],
@@ -288,11 +284,7 @@ async fn imds_quirks() {
     // One user-assigned identity and no system one: IMDS answers with it.
     let emu = start_with(NO_SYSTEM_ONE_UAMI).await;
     let base = imds_url(&emu);
-    let (status, _, body) = imds_get(
-        &base,
-        "api-version=2018-02-01&resource=https://vault.azure.net",
-    )
-    .await;
+    let (status, _, body) = imds_get(&base, IMDS_VAULT_QUERY).await;
     assert_eq!(status, 200);
     assert_eq!(body["client_id"], "c-only");
 }

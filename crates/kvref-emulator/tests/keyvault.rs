@@ -345,12 +345,7 @@ async fn expired_tokens_are_refused() {
 #[tokio::test]
 async fn rbac_refuses_identities_without_a_role_with_the_real_message() {
     let emu = start().await;
-    let token = app_service_token(
-        &emu,
-        "https://vault.azure.net",
-        &format!("client_id={NOROLE_CLIENT_ID}"),
-    )
-    .await;
+    let token = vault_token_for(&emu, NOROLE_CLIENT_ID).await;
     let (status, headers, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
     assert_eq!(status, 403);
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");

@@ -171,6 +171,9 @@ pub fn imds_url(emu: &Emulator) -> String {
     )
 }
 
+/// The IMDS query for a Key Vault token with the oldest api-version IMDS accepts.
+pub const IMDS_VAULT_QUERY: &str = "api-version=2018-02-01&resource=https://vault.azure.net";
+
 /// GET the IMDS token endpoint with `Metadata: true` and the given query.
 pub async fn imds_get(base: &str, query: &str) -> Answer {
     send_json(
@@ -184,6 +187,16 @@ pub async fn imds_get(base: &str, query: &str) -> Answer {
 /// A Key Vault token for the app's default identity (App Service endpoint).
 pub async fn vault_token(emu: &Emulator) -> String {
     app_service_token(emu, "https://vault.azure.net", "").await
+}
+
+/// A Key Vault token for the user-assigned identity with this client id (App Service endpoint).
+pub async fn vault_token_for(emu: &Emulator, client_id: &str) -> String {
+    app_service_token(
+        emu,
+        "https://vault.azure.net",
+        &format!("client_id={client_id}"),
+    )
+    .await
 }
 
 /// The URL of a control API path (`info`, `vaults/...`) on the emulator's plain HTTP port.
