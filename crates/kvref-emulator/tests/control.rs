@@ -259,14 +259,7 @@ async fn journal_records_requests_but_never_tokens() {
         ]
     );
     assert!(journal[0].endpoint == "app_service");
-    let over_http = http()
-        .get(control_url(&emu, "requests"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let over_http = text_body(http().get(control_url(&emu, "requests"))).await;
     assert!(!over_http.contains(&token) && !over_http.contains(&secret_value));
     assert!(!over_http.contains(&emu.env("app_service")["IDENTITY_HEADER"]));
     let parsed: Vec<JournalEntry> = serde_json::from_str(&over_http).unwrap();

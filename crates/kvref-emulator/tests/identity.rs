@@ -380,22 +380,18 @@ async fn cloud_shell_takes_a_post_form() {
     let env = emu.env("cloud_shell");
     assert_eq!(env.len(), 1, "MSI_ENDPOINT only");
     let endpoint = &env["MSI_ENDPOINT"];
-    let (status, _, body) = send_json(
-        http()
-            .post(endpoint)
-            .header("Metadata", "true")
-            .form(&[("resource", "https://vault.azure.net")]),
-    )
-    .await;
+    let post = |metadata: bool, resource: &str| {
+        let mut request = http().post(endpoint).form(&[("resource", resource)]);
+        if metadata {
+            request = request.header("Metadata", "true");
+        }
+        send_json(request)
+    };
+    let (status, _, body) = post(true, "https://vault.azure.net").await;
     assert_eq!(status, 200);
     assert!(body.as_object().unwrap().values().all(Value::is_string));
     assert_eq!(body["resource"], "https://vault.azure.net");
-    let (status, _, _) = send_json(
-        http()
-            .post(endpoint)
-            .form(&[("resource", "https://vault.azure.net")]),
-    )
-    .await;
+    let (status, _, _) = post(false, "https://vault.azure.net").await;
     assert_eq!(status, 400);
     let (status, _, _) = send_json(
         http()
@@ -404,13 +400,7 @@ async fn cloud_shell_takes_a_post_form() {
     )
     .await;
     assert_eq!(status, 405);
-    let (status, _, body) = send_json(
-        http()
-            .post(endpoint)
-            .header("Metadata", "true")
-            .form(&[("resource", "https://example.com")]),
-    )
-    .await;
+    let (status, _, body) = post(true, "https://example.com").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "AudienceNotSupported");
 }

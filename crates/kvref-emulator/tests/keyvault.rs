@@ -609,42 +609,21 @@ async fn error_bodies_are_byte_exact() {
             .to_owned()
     };
     let url = format!("{}/secrets/RetiredToken?{API}", emu.vault_url("myvault"));
-    let challenge = emu
-        .client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let challenge = text_body(emu.client().get(&url)).await;
     let recorded: Value = serde_json::from_str(&raw("keyvault-challenge-401.json")).unwrap();
     assert_eq!(challenge, recorded["body"].to_string());
     let token = vault_token(&emu).await;
-    let disabled = emu
-        .client()
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let disabled = text_body(emu.client().get(&url).bearer_auth(&token)).await;
     assert_eq!(disabled, raw("keyvault-secret-disabled-403.json"));
-    let empty = emu
-        .client()
-        .get(format!(
-            "{}/secrets/none/versions?{API}",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let empty = text_body(
+        emu.client()
+            .get(format!(
+                "{}/secrets/none/versions?{API}",
+                emu.vault_url("myvault")
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!(empty, raw("keyvault-list-versions-empty-200.json"));
 }
 

@@ -199,6 +199,17 @@ pub async fn vault_token_for(emu: &Emulator, client_id: &str) -> String {
     .await
 }
 
+/// Sends a request and reads its body as text, whatever the status (for byte-exact checks).
+pub async fn text_body(request: reqwest::RequestBuilder) -> String {
+    request
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text body")
+}
+
 /// The URL of a control API path (`info`, `vaults/...`) on the emulator's plain HTTP port.
 pub fn control_url(emu: &Emulator, path: &str) -> String {
     format!("http://{}/_emulator/{path}", emu.http_addr())
