@@ -6,6 +6,11 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
+/// The App Service (2019-08-01) query for a Key Vault token.
+const APP_SERVICE_VAULT_QUERY: &str = "resource=https://vault.azure.net&api-version=2019-08-01";
+/// The legacy App Service (2017-09-01) query for a Key Vault token.
+const LEGACY_VAULT_QUERY: &str = "resource=https://vault.azure.net&api-version=2017-09-01";
+
 /// GET an App Service token endpoint (`app_service`: 2019-08-01 style, `legacy_app_service`:
 /// 2017-09-01) with the secret header that source's environment names, and the given query.
 async fn app_service_get(emu: &kvref_emulator::Emulator, source: &str, query: &str) -> Answer {
@@ -59,12 +64,8 @@ async fn app_service_matches_the_recording() {
     let env = emu.env("app_service");
     let endpoint = &env["IDENTITY_ENDPOINT"];
     let header = &env["IDENTITY_HEADER"];
-    let (status, headers, body) = app_service_get(
-        &emu,
-        "app_service",
-        "resource=https://vault.azure.net&api-version=2019-08-01",
-    )
-    .await;
+    let (status, headers, body) =
+        app_service_get(&emu, "app_service", APP_SERVICE_VAULT_QUERY).await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
     assert_same_shape(&body, &fixture("app-service-token-200.json"));
@@ -138,12 +139,7 @@ async fn app_service_matches_the_recording() {
 
     // No system identity and no selector.
     let emu = start_with(NO_SYSTEM_TWO_UAMIS).await;
-    let (status, _, body) = app_service_get(
-        &emu,
-        "app_service",
-        "resource=https://vault.azure.net&api-version=2019-08-01",
-    )
-    .await;
+    let (status, _, body) = app_service_get(&emu, "app_service", APP_SERVICE_VAULT_QUERY).await;
     assert_eq!(status, 400);
     assert_eq!(
         body["message"],
@@ -159,9 +155,7 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
     let (status, _, body) = app_service_get(
         &emu,
         "legacy_app_service",
-        &format!(
-            "resource=https://vault.azure.net&api-version=2017-09-01&clientid={UAMI_CLIENT_ID}"
-        ),
+        &format!("{LEGACY_VAULT_QUERY}&clientid={UAMI_CLIENT_ID}"),
     )
     .await;
     assert_eq!(status, 200);
@@ -687,12 +681,7 @@ async fn legacy_expires_on_can_be_epoch_seconds_for_azure_ml_clients() {
         kvref_emulator::EmulatorConfig::sample_toml()
     );
     let emu = start_with(&toml).await;
-    let (status, _, body) = app_service_get(
-        &emu,
-        "legacy_app_service",
-        "resource=https://vault.azure.net&api-version=2017-09-01",
-    )
-    .await;
+    let (status, _, body) = app_service_get(&emu, "legacy_app_service", LEGACY_VAULT_QUERY).await;
     assert_eq!(status, 200);
     assert!(
         body["expires_on"]
