@@ -1,9 +1,12 @@
 //! The `kvref-emulator` binary: the ready line, a curl-style walk (challenge, App Service token,
 //! secret), clean exit on SIGTERM, and a non-zero exit naming the line for a bad configuration.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use common::json_body;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kvref-emulator");
@@ -83,31 +86,20 @@ async fn ready_line_then_challenge_token_secret() {
     );
 
     let app = &ready["env"]["app_service"];
-    let token: Value = client
-        .get(format!(
-            "{}?resource=https://vault.azure.net&api-version=2019-08-01",
-            app["IDENTITY_ENDPOINT"].as_str().unwrap()
-        ))
-        .header(
-            "X-IDENTITY-HEADER",
-            app["IDENTITY_HEADER"].as_str().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = json_body(
+        client
+            .get(format!(
+                "{}?resource=https://vault.azure.net&api-version=2019-08-01",
+                app["IDENTITY_ENDPOINT"].as_str().unwrap()
+            ))
+            .header(
+                "X-IDENTITY-HEADER",
+                app["IDENTITY_HEADER"].as_str().unwrap(),
+            ),
+    )
+    .await;
     let access_token = token["access_token"].as_str().unwrap();
-    let secret: Value = client
-        .get(&url)
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let secret: Value = json_body(client.get(&url).bearer_auth(access_token)).await;
     assert_eq!(secret["value"], "db-password-from-the-emulator");
 
     // SIGTERM: a clean exit.

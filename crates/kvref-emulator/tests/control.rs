@@ -6,21 +6,10 @@ use common::*;
 use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, Fault, JournalEntry};
 use serde_json::{Value, json};
 
-fn control_url(emu: &Emulator, path: &str) -> String {
-    format!("http://{}/_emulator/{path}", emu.http_addr())
-}
-
 #[tokio::test]
 async fn control_api_over_http() {
     let emu = start().await;
-    let info: Value = http()
-        .get(control_url(&emu, "info"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = json_body(http().get(control_url(&emu, "info"))).await;
     assert_eq!(&info, emu.info());
     for key in ["https", "http", "ca_cert", "tenant_id", "env"] {
         assert!(info.get(key).is_some(), "{key}");
@@ -45,14 +34,9 @@ async fn control_api_over_http() {
         .unwrap();
     assert_eq!(version.len(), 32);
 
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/fromcontrol?api-version=7.5",
-        Some(&token),
-    )
-    .await;
+    let token = vault_token(&emu).await;
+    let myvault = vault_as(&emu, "myvault", &token);
+    let (status, _, body) = myvault.secret("fromcontrol").await;
     assert_eq!(status, 200);
     assert_eq!(body["value"], "control-value");
 
@@ -66,13 +50,7 @@ async fn control_api_over_http() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/fromcontrol?api-version=7.5",
-        Some(&token),
-    )
-    .await;
+    let (status, _, _) = myvault.secret("fromcontrol").await;
     assert_eq!(status, 403);
 
     for (method, path, body, status) in [
@@ -127,31 +105,15 @@ async fn faults_answer_count_down_and_clear() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let url = format!(
-        "{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    );
+    let base = imds_url(&emu);
     for _ in 0..2 {
-        let response = http()
-            .get(&url)
-            .header("Metadata", "true")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 410);
-        assert_eq!(response.headers()["retry-after"], "7");
-        assert_eq!(
-            response.json::<Value>().await.unwrap(),
-            json!({"error": "gone"})
-        );
+        let (status, headers, body) = imds_get(&base, IMDS_VAULT_QUERY).await;
+        assert_eq!(status, 410);
+        assert_eq!(headers["retry-after"], "7");
+        assert_eq!(body, json!({"error": "gone"}));
     }
-    let response = http()
-        .get(&url)
-        .header("Metadata", "true")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "times: 2 is used up");
+    let (status, _, _) = imds_get(&base, IMDS_VAULT_QUERY).await;
+    assert_eq!(status, 200, "times: 2 is used up");
 
     // times: null = always, until DELETE /_emulator/faults.
     emu.add_fault(Fault {
@@ -179,7 +141,7 @@ async fn faults_answer_count_down_and_clear() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     assert!(!token.is_empty());
 
     // Key Vault faults: 429 twice, then the real answer.
@@ -193,13 +155,7 @@ async fn faults_answer_count_down_and_clear() {
     })
     .await;
     for expected in [429, 429, 200] {
-        let (status, _, _) = kv_get(
-            &emu,
-            "myvault",
-            "/secrets/DbPassword?api-version=7.5",
-            Some(&token),
-        )
-        .await;
+        let (status, _, _) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
         assert_eq!(status, expected);
     }
 }
@@ -246,30 +202,19 @@ async fn works_on_a_paused_current_thread_runtime() {
     })
     .await;
     let started = tokio::time::Instant::now();
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
+    let myvault = vault_as(&emu, "myvault", &token);
     assert!(
         tokio::time::Instant::now() - started >= std::time::Duration::from_secs(60),
         "the delay ran on tokio time"
     );
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/DbPassword?api-version=7.5",
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault.secret("DbPassword").await;
     assert_eq!(status, 200);
     assert_eq!(body["value"], "db-password-from-the-emulator");
     // Ten sequential requests and a version change, all on the paused runtime.
     let version = emu.set_secret("myvault", "DbPassword", "rotated").await;
     for _ in 0..10 {
-        let (status, _, body) = kv_get(
-            &emu,
-            "myvault",
-            "/secrets/DbPassword?api-version=7.5",
-            Some(&token),
-        )
-        .await;
+        let (status, _, body) = myvault.secret("DbPassword").await;
         assert_eq!(status, 200);
         assert!(body["id"].as_str().unwrap().ends_with(&version));
     }
@@ -278,24 +223,22 @@ async fn works_on_a_paused_current_thread_runtime() {
 #[tokio::test]
 async fn journal_records_requests_but_never_tokens() {
     let emu = start().await;
-    let token = app_service_token(
-        &emu,
-        "https://vault.azure.net",
-        &format!("client_id={UAMI_CLIENT_ID}"),
-    )
-    .await;
+    let token = vault_token_for(&emu, UAMI_CLIENT_ID).await;
     let (status, _, _) = kv_get(&emu, "myvault", "/secrets/DbPassword?api-version=7.5", None).await;
     assert_eq!(status, 401);
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/DbPassword?api-version=7.5",
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
     assert_eq!(status, 200);
     let secret_value = body["value"].as_str().unwrap().to_owned();
 
+    let secret_read = |status, authorization| JournalEntry {
+        endpoint: Endpoint::KeyVault,
+        method: "GET".into(),
+        host: "myvault.vault.azure.net".into(),
+        path: "/secrets/DbPassword".into(),
+        query: "api-version=7.5".into(),
+        status,
+        authorization,
+    };
     let journal = emu.requests().await;
     assert_eq!(
         journal,
@@ -311,35 +254,12 @@ async fn journal_records_requests_but_never_tokens() {
                 status: 200,
                 authorization: false,
             },
-            JournalEntry {
-                endpoint: Endpoint::KeyVault,
-                method: "GET".into(),
-                host: "myvault.vault.azure.net".into(),
-                path: "/secrets/DbPassword".into(),
-                query: "api-version=7.5".into(),
-                status: 401,
-                authorization: false,
-            },
-            JournalEntry {
-                endpoint: Endpoint::KeyVault,
-                method: "GET".into(),
-                host: "myvault.vault.azure.net".into(),
-                path: "/secrets/DbPassword".into(),
-                query: "api-version=7.5".into(),
-                status: 200,
-                authorization: true,
-            },
+            secret_read(401, false),
+            secret_read(200, true),
         ]
     );
     assert!(journal[0].endpoint == "app_service");
-    let over_http = http()
-        .get(control_url(&emu, "requests"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let over_http = text_body(http().get(control_url(&emu, "requests"))).await;
     assert!(!over_http.contains(&token) && !over_http.contains(&secret_value));
     assert!(!over_http.contains(&emu.env("app_service")["IDENTITY_HEADER"]));
     let parsed: Vec<JournalEntry> = serde_json::from_str(&over_http).unwrap();

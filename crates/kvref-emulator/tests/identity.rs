@@ -6,16 +6,26 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-async fn get_json(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
-    let response = request.send().await.expect("answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    (
-        status,
-        headers,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
+/// The App Service (2019-08-01) query for a Key Vault token.
+const APP_SERVICE_VAULT_QUERY: &str = "resource=https://vault.azure.net&api-version=2019-08-01";
+/// The legacy App Service (2017-09-01) query for a Key Vault token.
+const LEGACY_VAULT_QUERY: &str = "resource=https://vault.azure.net&api-version=2017-09-01";
+
+/// GET an App Service token endpoint (`app_service`: 2019-08-01 style, `legacy_app_service`:
+/// 2017-09-01) with the secret header that source's environment names, and the given query.
+async fn app_service_get(emu: &kvref_emulator::Emulator, source: &str, query: &str) -> Answer {
+    let env = emu.env(source);
+    let (endpoint, header, secret) = if source == "legacy_app_service" {
+        ("MSI_ENDPOINT", "secret", "MSI_SECRET")
+    } else {
+        ("IDENTITY_ENDPOINT", "X-IDENTITY-HEADER", "IDENTITY_HEADER")
+    };
+    send_json(
+        http()
+            .get(format!("{}?{query}", env[endpoint]))
+            .header(header, &env[secret]),
     )
+    .await
 }
 
 /// Reads a JWT's claims (the emulator's tokens are JWTs, like Entra's).
@@ -54,14 +64,8 @@ async fn app_service_matches_the_recording() {
     let env = emu.env("app_service");
     let endpoint = &env["IDENTITY_ENDPOINT"];
     let header = &env["IDENTITY_HEADER"];
-    let (status, headers, body) = get_json(
-        http()
-            .get(format!(
-                "{endpoint}?resource=https://vault.azure.net&api-version=2019-08-01"
-            ))
-            .header("X-IDENTITY-HEADER", header),
-    )
-    .await;
+    let (status, headers, body) =
+        app_service_get(&emu, "app_service", APP_SERVICE_VAULT_QUERY).await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
     assert_same_shape(&body, &fixture("app-service-token-200.json"));
@@ -116,13 +120,13 @@ async fn app_service_matches_the_recording() {
             400,
         ),
     ] {
-        let (status, _, body) = get_json(request).await;
+        let (status, _, body) = send_json(request).await;
         assert_eq!(status, expected_status, "{body}");
         assert_same_shape(&body, &error_shape);
         assert_eq!(body["statusCode"], status);
         assert!(!body.to_string().contains(header.as_str()));
     }
-    let (_, _, body) = get_json(
+    let (_, _, body) = send_json(
         http()
             .get(format!("{endpoint}?resource=https://vault.azure.net&api-version=2019-08-01&client_id=nobody"))
             .header("X-IDENTITY-HEADER", header),
@@ -135,16 +139,7 @@ async fn app_service_matches_the_recording() {
 
     // No system identity and no selector.
     let emu = start_with(NO_SYSTEM_TWO_UAMIS).await;
-    let env = emu.env("app_service");
-    let (status, _, body) = get_json(
-        http()
-            .get(format!(
-                "{}?resource=https://vault.azure.net&api-version=2019-08-01",
-                env["IDENTITY_ENDPOINT"]
-            ))
-            .header("X-IDENTITY-HEADER", &env["IDENTITY_HEADER"]),
-    )
-    .await;
+    let (status, _, body) = app_service_get(&emu, "app_service", APP_SERVICE_VAULT_QUERY).await;
     assert_eq!(status, 400);
     assert_eq!(
         body["message"],
@@ -157,10 +152,10 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
     let emu = start().await;
     let env = emu.env("legacy_app_service");
     let endpoint = &env["MSI_ENDPOINT"];
-    let (status, _, body) = get_json(
-        http()
-            .get(format!("{endpoint}?resource=https://vault.azure.net&api-version=2017-09-01&clientid={UAMI_CLIENT_ID}"))
-            .header("secret", &env["MSI_SECRET"]),
+    let (status, _, body) = app_service_get(
+        &emu,
+        "legacy_app_service",
+        &format!("{LEGACY_VAULT_QUERY}&clientid={UAMI_CLIENT_ID}"),
     )
     .await;
     assert_eq!(status, 200);
@@ -175,7 +170,7 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
         claims(body["access_token"].as_str().unwrap())["appid"],
         UAMI_CLIENT_ID
     );
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(format!(
                 "{endpoint}?resource=https://vault.azure.net&api-version=2017-09-01"
@@ -189,19 +184,16 @@ async fn legacy_app_service_uses_secret_clientid_and_a_date_string() {
 #[tokio::test]
 async fn imds_quirks() {
     let emu = start().await;
-    let base = format!(
-        "{}/metadata/identity/oauth2/token",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    );
+    let base = imds_url(&emu);
 
     // The probe: no Metadata header and no query at all gets 400 bad_request_102 at once.
-    let (status, _, body) = get_json(http().get(&base)).await;
+    let (status, _, body) = send_json(http().get(&base)).await;
     assert_eq!(status, 400);
     assert_eq!(
         body,
         json!({"error": "bad_request_102", "error_description": "Required metadata header not specified"})
     );
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(format!(
                 "{base}?api-version=2018-02-01&resource=https://vault.azure.net"
@@ -212,12 +204,9 @@ async fn imds_quirks() {
     assert_eq!(status, 400, "the header must be lower-case true");
 
     for api in ["2018-02-01", "2019-08-01", "2021-02-01"] {
-        let (status, headers, body) = get_json(
-            http()
-                .get(format!(
-                    "{base}?api-version={api}&resource=https://vault.azure.net/"
-                ))
-                .header("Metadata", "true"),
+        let (status, headers, body) = imds_get(
+            &base,
+            &format!("api-version={api}&resource=https://vault.azure.net/"),
         )
         .await;
         assert_eq!(status, 200, "{api}");
@@ -247,19 +236,9 @@ async fn imds_quirks() {
         );
         assert_eq!(body["client_id"], SYSTEM_CLIENT_ID);
     }
-    let (status, _, _) = get_json(
-        http()
-            .get(format!("{base}?api-version=2017-12-01&resource=r"))
-            .header("Metadata", "true"),
-    )
-    .await;
+    let (status, _, _) = imds_get(&base, "api-version=2017-12-01&resource=r").await;
     assert_eq!(status, 400);
-    let (status, _, body) = get_json(
-        http()
-            .get(format!("{base}?api-version=2018-02-01"))
-            .header("Metadata", "true"),
-    )
-    .await;
+    let (status, _, body) = imds_get(&base, "api-version=2018-02-01").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_request");
 
@@ -268,23 +247,17 @@ async fn imds_quirks() {
         (format!("object_id={UAMI_OBJECT_ID}"), UAMI_CLIENT_ID),
         (format!("msi_res_id={UAMI_RESOURCE_ID}"), UAMI_CLIENT_ID),
     ] {
-        let (status, _, body) = get_json(
-            http()
-                .get(format!(
-                    "{base}?api-version=2018-02-01&resource=https://vault.azure.net&{selector}"
-                ))
-                .header("Metadata", "true"),
+        let (status, _, body) = imds_get(
+            &base,
+            &format!("api-version=2018-02-01&resource=https://vault.azure.net&{selector}"),
         )
         .await;
         assert_eq!(status, 200);
         assert_eq!(body["client_id"], expected);
     }
-    let (status, _, body) = get_json(
-        http()
-            .get(format!(
-                "{base}?api-version=2018-02-01&resource=https://vault.azure.net&client_id=unknown"
-            ))
-            .header("Metadata", "true"),
+    let (status, _, body) = imds_get(
+        &base,
+        "api-version=2018-02-01&resource=https://vault.azure.net&client_id=unknown",
     )
     .await;
     assert_eq!(status, 400);
@@ -295,18 +268,8 @@ async fn imds_quirks() {
 
     // Several user-assigned identities, no system one, no selector.
     let emu = start_with(NO_SYSTEM_TWO_UAMIS).await;
-    let base = format!(
-        "{}/metadata/identity/oauth2/token",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    );
-    let (status, _, body) = get_json(
-        http()
-            .get(format!(
-                "{base}?api-version=2018-02-01&resource=https://vault.azure.net"
-            ))
-            .header("Metadata", "true"),
-    )
-    .await;
+    let base = imds_url(&emu);
+    let (status, _, body) = imds_get(&base, IMDS_VAULT_QUERY).await;
     assert_eq!(status, 400);
     assert_eq!(
         body["error_description"],
@@ -314,18 +277,8 @@ async fn imds_quirks() {
     );
     // One user-assigned identity and no system one: IMDS answers with it.
     let emu = start_with(NO_SYSTEM_ONE_UAMI).await;
-    let base = format!(
-        "{}/metadata/identity/oauth2/token",
-        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
-    );
-    let (status, _, body) = get_json(
-        http()
-            .get(format!(
-                "{base}?api-version=2018-02-01&resource=https://vault.azure.net"
-            ))
-            .header("Metadata", "true"),
-    )
-    .await;
+    let base = imds_url(&emu);
+    let (status, _, body) = imds_get(&base, IMDS_VAULT_QUERY).await;
     assert_eq!(status, 200);
     assert_eq!(body["client_id"], "c-only");
 }
@@ -339,7 +292,7 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     let tokens_dir = std::path::Path::new(&env["KVREF_ARC_TOKENS_DIR"]);
     let url = format!("{endpoint}?api-version=2020-06-01&resource=https://vault.azure.net");
 
-    let (status, headers, body) = get_json(http().get(&url).header("Metadata", "true")).await;
+    let (status, headers, body) = send_json(http().get(&url).header("Metadata", "true")).await;
     assert_eq!(status, 401);
     assert_eq!(body["error"], "unauthorized_client");
     let challenge = headers["www-authenticate"].to_str().unwrap();
@@ -351,7 +304,7 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     let key = std::fs::read_to_string(key_path).unwrap();
     assert!(!key.is_empty() && key.len() <= 4096);
 
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         http()
             .get(&url)
             .header("Metadata", "true")
@@ -362,7 +315,7 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     assert!(body.as_object().unwrap().values().all(Value::is_string));
     assert_eq!(body["client_id"], SYSTEM_CLIENT_ID);
 
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(&url)
             .header("Metadata", "true")
@@ -370,9 +323,9 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     )
     .await;
     assert_eq!(status, 401);
-    let (status, _, _) = get_json(http().get(&url)).await;
+    let (status, _, _) = send_json(http().get(&url)).await;
     assert_eq!(status, 400, "Metadata header required");
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(format!("{url}&client_id={UAMI_CLIENT_ID}"))
             .header("Metadata", "true")
@@ -395,7 +348,7 @@ async fn arc_tokens_folder_is_configurable() {
         emu.env("arc")["KVREF_ARC_TOKENS_DIR"],
         dir.path().display().to_string()
     );
-    let (status, headers, _) = get_json(
+    let (status, headers, _) = send_json(
         http()
             .get(format!(
                 "{}?api-version=2021-02-01&resource=https://vault.azure.net",
@@ -421,37 +374,27 @@ async fn cloud_shell_takes_a_post_form() {
     let env = emu.env("cloud_shell");
     assert_eq!(env.len(), 1, "MSI_ENDPOINT only");
     let endpoint = &env["MSI_ENDPOINT"];
-    let (status, _, body) = get_json(
-        http()
-            .post(endpoint)
-            .header("Metadata", "true")
-            .form(&[("resource", "https://vault.azure.net")]),
-    )
-    .await;
+    let post = |metadata: bool, resource: &str| {
+        let mut request = http().post(endpoint).form(&[("resource", resource)]);
+        if metadata {
+            request = request.header("Metadata", "true");
+        }
+        send_json(request)
+    };
+    let (status, _, body) = post(true, "https://vault.azure.net").await;
     assert_eq!(status, 200);
     assert!(body.as_object().unwrap().values().all(Value::is_string));
     assert_eq!(body["resource"], "https://vault.azure.net");
-    let (status, _, _) = get_json(
-        http()
-            .post(endpoint)
-            .form(&[("resource", "https://vault.azure.net")]),
-    )
-    .await;
+    let (status, _, _) = post(false, "https://vault.azure.net").await;
     assert_eq!(status, 400);
-    let (status, _, _) = get_json(
+    let (status, _, _) = send_json(
         http()
             .get(format!("{endpoint}?resource=https://vault.azure.net"))
             .header("Metadata", "true"),
     )
     .await;
     assert_eq!(status, 405);
-    let (status, _, body) = get_json(
-        http()
-            .post(endpoint)
-            .header("Metadata", "true")
-            .form(&[("resource", "https://example.com")]),
-    )
-    .await;
+    let (status, _, body) = post(true, "https://example.com").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "AudienceNotSupported");
 }
@@ -515,7 +458,7 @@ async fn service_fabric_over_https_with_the_pinned_thumbprint() {
             "ArgumentNullOrEmpty",
         ),
     ] {
-        let (got, _, body) = get_json(request).await;
+        let (got, _, body) = send_json(request).await;
         assert_eq!(got, status);
         assert_eq!(body["error"]["code"], code);
         assert!(body["error"]["correlationId"].is_string());
@@ -527,7 +470,7 @@ async fn entra_post(
     tenant: &str,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         emu.client()
             .post(format!(
                 "https://localhost:{}/{tenant}/oauth2/v2.0/token",
@@ -701,7 +644,7 @@ async fn entra_discovery_documents() {
     let emu = start().await;
     let origin = format!("https://localhost:{}", emu.https_addr().port());
     let tenant = emu.tenant_id();
-    let (status, _, body) = get_json(emu.client().get(format!(
+    let (status, _, body) = send_json(emu.client().get(format!(
         "{origin}/{tenant}/v2.0/.well-known/openid-configuration"
     )))
     .await;
@@ -712,7 +655,7 @@ async fn entra_discovery_documents() {
     );
     assert_eq!(body["issuer"], format!("{origin}/{tenant}/v2.0"));
     assert!(body["authorization_endpoint"].is_string());
-    let (status, _, body) = get_json(
+    let (status, _, body) = send_json(
         emu.client()
             .get(format!("{origin}/common/discovery/instance?api-version=1.1&authorization_endpoint={origin}/{tenant}/oauth2/v2.0/authorize")),
     )
@@ -723,7 +666,7 @@ async fn entra_discovery_documents() {
         format!("{origin}/{tenant}/v2.0/.well-known/openid-configuration")
     );
     assert!(body["metadata"][0]["aliases"].is_array());
-    let (status, _, body) = get_json(emu.client().get(format!(
+    let (status, _, body) = send_json(emu.client().get(format!(
         "{origin}/other-tenant/v2.0/.well-known/openid-configuration"
     )))
     .await;
@@ -738,16 +681,7 @@ async fn legacy_expires_on_can_be_epoch_seconds_for_azure_ml_clients() {
         kvref_emulator::EmulatorConfig::sample_toml()
     );
     let emu = start_with(&toml).await;
-    let env = emu.env("legacy_app_service");
-    let (status, _, body) = get_json(
-        http()
-            .get(format!(
-                "{}?resource=https://vault.azure.net&api-version=2017-09-01",
-                env["MSI_ENDPOINT"]
-            ))
-            .header("secret", &env["MSI_SECRET"]),
-    )
-    .await;
+    let (status, _, body) = app_service_get(&emu, "legacy_app_service", LEGACY_VAULT_QUERY).await;
     assert_eq!(status, 200);
     assert!(
         body["expires_on"]

@@ -67,14 +67,8 @@ async fn bodiless_put_without_token_gets_the_challenge_and_writes_nothing() {
         .unwrap();
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/NewOne?{API}"),
-        Some(&token),
-    )
-    .await;
+    let token = vault_token(&emu).await;
+    let (status, _, _) = vault_as(&emu, "myvault", &token).secret("NewOne").await;
     assert_eq!(status, 404);
     // Any method and path: without a token, the challenge comes first.
     for (method, path) in [
@@ -130,9 +124,8 @@ role = "Key Vault Secrets User"
         "Bearer authorization=\"https://login.microsoftonline.us/tenant-x\", resource=\"https://vault.usgovcloudapi.net\""
     );
     // A public-cloud token is refused by the China vault; a China token is accepted.
-    let public = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, headers, body) =
-        kv_get(&emu, "cnvault", &format!("/secrets/x?{API}"), Some(&public)).await;
+    let public = vault_token(&emu).await;
+    let (status, headers, body) = vault_as(&emu, "cnvault", &public).secret("x").await;
     assert_eq!(status, 401);
     assert!(headers.contains_key("www-authenticate"));
     assert_eq!(
@@ -140,8 +133,7 @@ role = "Key Vault Secrets User"
         "AKV10022: Invalid audience. Expected https://vault.azure.cn, found: https://vault.azure.net."
     );
     let china = app_service_token(&emu, "https://vault.azure.cn/", "").await;
-    let (status, _, body) =
-        kv_get(&emu, "cnvault", &format!("/secrets/x?{API}"), Some(&china)).await;
+    let (status, _, body) = vault_as(&emu, "cnvault", &china).secret("x").await;
     assert_eq!(status, 404, "{body}");
 }
 
@@ -157,7 +149,7 @@ async fn get_secret_matches_the_recordings() {
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     );
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     for (path, fixture_name) in [
         (
             format!("/secrets/plain-secret/?{API}"),
@@ -172,7 +164,7 @@ async fn get_secret_matches_the_recordings() {
             "keyvault-get-secret-200.json",
         ),
     ] {
-        let (status, headers, body) = kv_get(&emu, "myvault", &path, Some(&token)).await;
+        let (status, headers, body) = vault_as(&emu, "myvault", &token).get(&path).await;
         assert_eq!(status, 200, "{path}: {body}");
         assert_same_shape(&body, &fixture(fixture_name));
         assert_eq!(body["value"], "plain-value");
@@ -191,14 +183,9 @@ async fn get_secret_matches_the_recordings() {
 #[tokio::test]
 async fn optional_fields_appear_only_when_set() {
     let emu = start().await;
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/DbPassword?{API}"),
-        Some(&token),
-    )
-    .await;
+    let token = vault_token(&emu).await;
+    let myvault = vault_as(&emu, "myvault", &token);
+    let (status, _, body) = myvault.secret("DbPassword").await;
     assert_eq!(status, 200);
     assert_eq!(body["contentType"], "text/plain");
     assert_eq!(body["tags"], json!({"env": "dev", "owner": "platform"}));
@@ -206,25 +193,17 @@ async fn optional_fields_appear_only_when_set() {
         body["value"], "db-password-from-the-emulator",
         "the latest version"
     );
-    let (_, _, old) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/dbpassword/0a1b2c3d4e5f60718293a4b5c6d7e8f9?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (_, _, old) = myvault
+        .get(&format!(
+            "/secrets/dbpassword/0a1b2c3d4e5f60718293a4b5c6d7e8f9?{API}"
+        ))
+        .await;
     assert_eq!(old["value"], "old-db-password");
     assert!(
         old.get("tags").is_none(),
         "absent optionals are omitted, never null"
     );
-    let (_, _, api_key) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/ApiKey?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (_, _, api_key) = myvault.secret("ApiKey").await;
     assert_eq!(api_key["attributes"]["exp"], 4102444800i64);
     assert!(api_key["attributes"].get("nbf").is_none());
     fn no_nulls(v: &Value) -> bool {
@@ -241,15 +220,12 @@ async fn optional_fields_appear_only_when_set() {
 #[tokio::test]
 async fn errors_match_the_recordings() {
     let emu = start().await;
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
+    let myvault = vault_as(&emu, "myvault", &token);
 
-    let (status, headers, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/no-such-secret/?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, headers, body) = myvault
+        .get(&format!("/secrets/no-such-secret/?{API}"))
+        .await;
     assert_eq!(status, 404);
     assert_same_shape(&body, &fixture("keyvault-secret-not-found-404.json"));
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
@@ -260,13 +236,11 @@ async fn errors_match_the_recordings() {
         recorded_message.replace("CRUDSecretName-cangetasecretNonExisting-", "no-such-secret")
     );
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/DbPassword/ffffffffffffffffffffffffffffffff?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault
+        .get(&format!(
+            "/secrets/DbPassword/ffffffffffffffffffffffffffffffff?{API}"
+        ))
+        .await;
     assert_eq!(status, 404);
     assert!(
         body["error"]["message"]
@@ -275,33 +249,17 @@ async fn errors_match_the_recordings() {
             .contains("(name/id) DbPassword/ffffffffffffffffffffffffffffffff was not found")
     );
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/RetiredToken?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault.secret("RetiredToken").await;
     assert_eq!(status, 403);
     assert_eq!(body, fixture("keyvault-secret-disabled-403.json"));
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/no-such-secret/versions?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault
+        .get(&format!("/secrets/no-such-secret/versions?{API}"))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body, fixture("keyvault-list-versions-empty-200.json"));
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/bad_name/?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = myvault.get(&format!("/secrets/bad_name/?{API}")).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "BadParameter");
     assert_eq!(
@@ -309,26 +267,14 @@ async fn errors_match_the_recordings() {
         "The request URI contains an invalid name: bad_name"
     );
 
-    let (status, _, body) = kv_get(&emu, "myvault", "/secrets/DbPassword/", Some(&token)).await;
+    let (status, _, body) = myvault.get("/secrets/DbPassword/").await;
     assert_eq!(status, 400, "api-version is required");
     assert_eq!(body["error"]["code"], "BadParameter");
 
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        "/secrets/DbPassword/?api-version=banana",
-        Some(&token),
-    )
-    .await;
+    let (status, _, _) = myvault.get("/secrets/DbPassword/?api-version=banana").await;
     assert_eq!(status, 400);
 
-    let (status, _, body) = kv_get(
-        &emu,
-        "nosuchvault",
-        &format!("/secrets/x?{API}"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, body) = vault_as(&emu, "nosuchvault", &token).secret("x").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "VaultNotFound");
 }
@@ -350,7 +296,7 @@ async fn tokens_are_checked_before_anything_is_answered() {
     };
     // Another audience.
     let management = app_service_token(&emu, "https://management.azure.com/", "").await;
-    let (status, headers, body) = kv_get(&emu, "myvault", &path, Some(&management)).await;
+    let (status, headers, body) = vault_as(&emu, "myvault", &management).get(&path).await;
     check_refused(status, &headers, &body);
     assert_eq!(
         body["error"]["message"],
@@ -360,8 +306,8 @@ async fn tokens_are_checked_before_anything_is_answered() {
     let (status, headers, body) = kv_get(&emu, "myvault", &path, Some("forged.token.value")).await;
     check_refused(status, &headers, &body);
     let other = start().await;
-    let foreign = app_service_token(&other, "https://vault.azure.net", "").await;
-    let (status, headers, body) = kv_get(&emu, "myvault", &path, Some(&foreign)).await;
+    let foreign = vault_token(&other).await;
+    let (status, headers, body) = vault_as(&emu, "myvault", &foreign).get(&path).await;
     check_refused(status, &headers, &body);
     // Not a bearer scheme at all.
     let response = emu
@@ -374,7 +320,7 @@ async fn tokens_are_checked_before_anything_is_answered() {
     assert_eq!(response.status(), 401);
     // The audience with a trailing slash is the same resource.
     let slash = app_service_token(&emu, "https://vault.azure.net/", "").await;
-    let (status, _, _) = kv_get(&emu, "myvault", &path, Some(&slash)).await;
+    let (status, _, _) = vault_as(&emu, "myvault", &slash).get(&path).await;
     assert_eq!(status, 200);
 }
 
@@ -383,14 +329,8 @@ async fn expired_tokens_are_refused() {
     // Lifetime 0: every token is already expired when issued (wall clock, whole seconds).
     let config = kvref_emulator::EmulatorConfig::sample().with_token_lifetime_secs(0);
     let emu = kvref_emulator::Emulator::start(config).await.unwrap();
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, headers, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/DbPassword?{API}"),
-        Some(&token),
-    )
-    .await;
+    let token = vault_token(&emu).await;
+    let (status, headers, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
     assert_eq!(status, 401);
     assert!(headers.contains_key("www-authenticate"));
     assert_eq!(body["error"]["code"], "Unauthorized");
@@ -405,19 +345,8 @@ async fn expired_tokens_are_refused() {
 #[tokio::test]
 async fn rbac_refuses_identities_without_a_role_with_the_real_message() {
     let emu = start().await;
-    let token = app_service_token(
-        &emu,
-        "https://vault.azure.net",
-        &format!("client_id={NOROLE_CLIENT_ID}"),
-    )
-    .await;
-    let (status, headers, body) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/DbPassword?{API}"),
-        Some(&token),
-    )
-    .await;
+    let token = vault_token_for(&emu, NOROLE_CLIENT_ID).await;
+    let (status, headers, body) = vault_as(&emu, "myvault", &token).secret("DbPassword").await;
     assert_eq!(status, 403);
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
     assert_eq!(body["error"]["code"], "Forbidden");
@@ -441,14 +370,10 @@ async fn rbac_refuses_identities_without_a_role_with_the_real_message() {
     assert!(!message.contains("db-password"));
 
     // The system identity reads myvault but has no role on othervault.
-    let system = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let (status, _, _) = kv_get(
-        &emu,
-        "othervault",
-        &format!("/secrets/ReportingKey?{API}"),
-        Some(&system),
-    )
-    .await;
+    let system = vault_token(&emu).await;
+    let (status, _, _) = vault_as(&emu, "othervault", &system)
+        .secret("ReportingKey")
+        .await;
     assert_eq!(status, 403);
 }
 
@@ -476,19 +401,16 @@ async fn entra_token(emu: &kvref_emulator::Emulator) -> String {
 
 #[tokio::test]
 async fn writes_need_secrets_officer() {
+    use reqwest::Method;
+
     let emu = start().await;
-    let url = format!("{}/secrets/Written?{API}", emu.vault_url("myvault"));
-    let reader = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let response = emu
-        .client()
-        .put(&url)
-        .bearer_auth(&reader)
-        .json(&json!({"value": "w1"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 403);
-    let body: Value = response.json().await.unwrap();
+    let path = format!("/secrets/Written?{API}");
+    let reader_token = vault_token(&emu).await;
+    let reader = vault_as(&emu, "myvault", &reader_token);
+    let (status, _, body) = reader
+        .send(Method::PUT, &path, Some(&json!({"value": "w1"})))
+        .await;
+    assert_eq!(status, 403);
     assert!(
         body["error"]["message"]
             .as_str()
@@ -496,17 +418,18 @@ async fn writes_need_secrets_officer() {
             .contains("setSecret/action")
     );
 
-    let officer = entra_token(&emu).await;
-    let response = emu
-        .client()
-        .put(&url)
-        .bearer_auth(&officer)
-        .json(&json!({"value": "w1", "contentType": "text/plain", "tags": {"a": "b"}, "attributes": {"exp": 4102444800i64}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let created: Value = response.json().await.unwrap();
+    let officer_token = entra_token(&emu).await;
+    let officer = vault_as(&emu, "myvault", &officer_token);
+    let (status, _, created) = officer
+        .send(
+            Method::PUT,
+            &path,
+            Some(
+                &json!({"value": "w1", "contentType": "text/plain", "tags": {"a": "b"}, "attributes": {"exp": 4102444800i64}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
     let mut expected = fixture("keyvault-get-secret-200.json");
     expected["contentType"] = json!("");
     expected["tags"] = json!({"a": ""});
@@ -524,76 +447,48 @@ async fn writes_need_secrets_officer() {
     assert_eq!(created["attributes"]["exp"], 4102444800i64);
 
     // PATCH: disable, tags, content type, nbf; the answer has no value.
-    let response = emu
-        .client()
-        .patch(format!("{}/secrets/written/{version}?{API}", emu.vault_url("myvault")))
-        .bearer_auth(&officer)
-        .json(&json!({"contentType": "application/json", "tags": {"x": "y"}, "attributes": {"enabled": false, "nbf": 1000}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let patched: Value = response.json().await.unwrap();
+    let version_path = format!("/secrets/written/{version}?{API}");
+    let (status, _, patched) = officer
+        .send(
+            Method::PATCH,
+            &version_path,
+            Some(
+                &json!({"contentType": "application/json", "tags": {"x": "y"}, "attributes": {"enabled": false, "nbf": 1000}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
     assert!(patched.get("value").is_none());
     assert_eq!(patched["attributes"]["enabled"], false);
     assert_eq!(patched["attributes"]["nbf"], 1000);
     assert_eq!(patched["tags"], json!({"x": "y"}));
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/Written?{API}"),
-        Some(&officer),
-    )
-    .await;
+    let (status, _, _) = officer.secret("Written").await;
     assert_eq!(status, 403, "disabled now");
 
     // A reader cannot PATCH either.
-    let response = emu
-        .client()
-        .patch(format!(
-            "{}/secrets/written/{version}?{API}",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&reader)
-        .json(&json!({"attributes": {"enabled": true}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 403);
+    let (status, _, _) = reader
+        .send(
+            Method::PATCH,
+            &version_path,
+            Some(&json!({"attributes": {"enabled": true}})),
+        )
+        .await;
+    assert_eq!(status, 403);
 
-    // Bad bodies and names.
-    let response = emu
-        .client()
-        .put(&url)
-        .bearer_auth(&officer)
-        .json(&json!({"nothing": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let response = emu
-        .client()
-        .put(format!(
-            "{}/secrets/bad.name?{API}",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&officer)
-        .json(&json!({"value": "v"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let response = emu
-        .client()
-        .delete(format!(
-            "{}/secrets/Written?{API}",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&officer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
+    // Bad bodies and names, and a method Key Vault does not allow here.
+    for (method, path, body, expected) in [
+        (Method::PUT, path.clone(), Some(json!({"nothing": 1})), 400),
+        (
+            Method::PUT,
+            format!("/secrets/bad.name?{API}"),
+            Some(json!({"value": "v"})),
+            400,
+        ),
+        (Method::DELETE, path.clone(), None, 405),
+    ] {
+        let (status, _, _) = officer.send(method.clone(), &path, body.as_ref()).await;
+        assert_eq!(status, expected, "{method} {path}");
+    }
 }
 
 #[tokio::test]
@@ -603,7 +498,8 @@ async fn versions_are_paged_with_absolute_next_links() {
     for i in 0..5 {
         created.push(emu.set_secret("myvault", "Paged", &format!("v{i}")).await);
     }
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
+    let myvault = vault_as(&emu, "myvault", &token);
     let mut url = format!(
         "{}/secrets/paged/versions?{API}&maxresults=2",
         emu.vault_url("myvault")
@@ -648,17 +544,13 @@ async fn versions_are_paged_with_absolute_next_links() {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, created);
-    let (status, _, _) = kv_get(
-        &emu,
-        "myvault",
-        &format!("/secrets/paged/versions?{API}&maxresults=26"),
-        Some(&token),
-    )
-    .await;
+    let (status, _, _) = myvault
+        .get(&format!("/secrets/paged/versions?{API}&maxresults=26"))
+        .await;
     assert_eq!(status, 400);
 
     // The vault-wide list: versionless ids, no values.
-    let (status, _, body) = kv_get(&emu, "myvault", &format!("/secrets?{API}"), Some(&token)).await;
+    let (status, _, body) = myvault.get(&format!("/secrets?{API}")).await;
     assert_eq!(status, 200);
     let ids: Vec<&str> = body["value"]
         .as_array()
@@ -685,13 +577,14 @@ async fn each_vault_is_throttled_on_its_own() {
         "requests = 3\nwindow_secs = 60",
     );
     let emu = start_with(&toml).await;
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
+    let myvault = vault_as(&emu, "myvault", &token);
     let path = format!("/secrets/DbPassword?{API}");
     for _ in 0..3 {
-        let (status, _, _) = kv_get(&emu, "myvault", &path, Some(&token)).await;
+        let (status, _, _) = myvault.get(&path).await;
         assert_eq!(status, 200);
     }
-    let (status, headers, body) = kv_get(&emu, "myvault", &path, Some(&token)).await;
+    let (status, headers, body) = myvault.get(&path).await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "Throttled");
     assert_eq!(
@@ -716,49 +609,28 @@ async fn error_bodies_are_byte_exact() {
             .to_owned()
     };
     let url = format!("{}/secrets/RetiredToken?{API}", emu.vault_url("myvault"));
-    let challenge = emu
-        .client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let challenge = text_body(emu.client().get(&url)).await;
     let recorded: Value = serde_json::from_str(&raw("keyvault-challenge-401.json")).unwrap();
     assert_eq!(challenge, recorded["body"].to_string());
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
-    let disabled = emu
-        .client()
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let token = vault_token(&emu).await;
+    let disabled = text_body(emu.client().get(&url).bearer_auth(&token)).await;
     assert_eq!(disabled, raw("keyvault-secret-disabled-403.json"));
-    let empty = emu
-        .client()
-        .get(format!(
-            "{}/secrets/none/versions?{API}",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let empty = text_body(
+        emu.client()
+            .get(format!(
+                "{}/secrets/none/versions?{API}",
+                emu.vault_url("myvault")
+            ))
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!(empty, raw("keyvault-list-versions-empty-200.json"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_many_concurrent_requests_and_journals_each() {
     let emu = start().await;
-    let token = app_service_token(&emu, "https://vault.azure.net", "").await;
+    let token = vault_token(&emu).await;
     emu.clear_requests().await;
     let client = emu.client();
     let url = format!("{}/secrets/DbPassword?{API}", emu.vault_url("myvault"));

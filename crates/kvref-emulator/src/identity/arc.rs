@@ -8,7 +8,7 @@ use axum::body::Body;
 use http::{Response, StatusCode};
 use serde_json::json;
 
-use super::{Selection, date_version, imds_style_token, select};
+use super::{check_api_version, check_metadata_header, required_resource, system_identity_token};
 use crate::http::{Req, json, set_header};
 use crate::state::{Shared, lock};
 
@@ -21,33 +21,18 @@ fn error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
 
 /// Serves one Arc token request.
 pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
-    if req.header("metadata") != Some("true") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request_102",
-            "Required metadata header not specified",
-        );
-    }
-    let Some(api_version) = req.param("api-version") else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required query variable 'api-version' is missing",
-        );
-    };
-    if date_version(&api_version).is_none_or(|v| v < 20_190_801) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Invalid api-version: use 2019-11-01 or later",
-        );
-    }
-    let Some(resource) = req.param("resource").filter(|r| !r.is_empty()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required audience parameter not specified",
-        );
+    let checked = check_metadata_header(req)
+        .and_then(|()| {
+            check_api_version(
+                req,
+                20_190_801,
+                "Invalid api-version: use 2019-11-01 or later",
+            )
+        })
+        .and_then(|()| required_resource(req));
+    let resource = match checked {
+        Ok(resource) => resource,
+        Err((status, code, description)) => return error(status, code, description),
     };
     if req.params().iter().any(|(k, _)| {
         matches!(
@@ -75,12 +60,9 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
             "Invalid Basic Authorization header",
         );
     }
-    match select(shared, None, false) {
-        Selection::Found(principal) => json(
-            StatusCode::OK,
-            &imds_style_token(shared, &principal, &resource),
-        ),
-        _ => error(
+    match system_identity_token(shared, &resource) {
+        Some(token) => json(StatusCode::OK, &token),
+        None => error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "Identity not found",

@@ -6,7 +6,7 @@ use axum::body::Body;
 use http::{Method, Response, StatusCode};
 use serde_json::json;
 
-use super::{Selection, imds_style_token, select};
+use super::system_identity_token;
 use crate::http::{Req, json};
 use crate::state::Shared;
 
@@ -71,12 +71,9 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
             ),
         );
     }
-    match select(shared, None, false) {
-        Selection::Found(principal) => json(
-            StatusCode::OK,
-            &imds_style_token(shared, &principal, &resource),
-        ),
-        _ => error(
+    match system_identity_token(shared, &resource) {
+        Some(token) => json(StatusCode::OK, &token),
+        None => error(
             StatusCode::BAD_REQUEST,
             "IdentityNotFound",
             "No identity is available in this Cloud Shell session.",

@@ -7,7 +7,10 @@ use axum::body::Body;
 use http::{Response, StatusCode};
 use serde_json::json;
 
-use super::{Selection, Selector, date_version, imds_style_token, select};
+use super::{
+    Selection, Selector, check_api_version, check_metadata_header, imds_style_token,
+    required_resource, select,
+};
 use crate::http::{Req, json_with};
 use crate::state::Shared;
 
@@ -23,12 +26,8 @@ fn error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
 
 /// Serves one IMDS token request.
 pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
-    if req.header("metadata") != Some("true") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request_102",
-            "Required metadata header not specified",
-        );
+    if let Err((status, code, description)) = check_metadata_header(req) {
+        return error(status, code, description);
     }
     if req.headers.contains_key("x-forwarded-for") {
         return error(
@@ -44,29 +43,15 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
             "Only GET is supported",
         );
     }
-    let Some(api_version) = req.param("api-version") else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Required query variable 'api-version' is missing",
-        );
-    };
-    if date_version(&api_version).is_none_or(|v| v < 20_180_201) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Invalid api-version: use 2018-02-01 or later",
-        );
-    }
-    let resource = match req.param("resource") {
-        Some(r) if !r.is_empty() => r,
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Required audience parameter not specified",
-            );
-        }
+    let checked = check_api_version(
+        req,
+        20_180_201,
+        "Invalid api-version: use 2018-02-01 or later",
+    )
+    .and_then(|()| required_resource(req));
+    let resource = match checked {
+        Ok(resource) => resource,
+        Err((status, code, description)) => return error(status, code, description),
     };
     let mut selectors = Vec::new();
     for (name, value) in req.params() {

@@ -1,6 +1,7 @@
 //! The managed identity endpoints: one module per platform, each with its own quirks.
 //!
-//! They share only how an identity is chosen and the IMDS-style token body.
+//! They share how an identity is chosen, the IMDS-style token body, and the request checks IMDS and
+//! Arc (a copy of the IMDS protocol) make in the same words.
 
 pub(crate) mod app_service;
 pub(crate) mod arc;
@@ -8,8 +9,10 @@ pub(crate) mod cloud_shell;
 pub(crate) mod imds;
 pub(crate) mod service_fabric;
 
+use http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::http::Req;
 use crate::state::{Principal, Shared};
 
 /// How a request names a user-assigned identity.
@@ -65,6 +68,58 @@ pub(crate) fn select(
         Some(identity) => Selection::Found(identity.into()),
         None => Selection::NotFound,
     }
+}
+
+/// The IMDS-style token body for the system-assigned identity: Arc and Cloud Shell have no other.
+pub(crate) fn system_identity_token(shared: &Shared, resource: &str) -> Option<Value> {
+    match select(shared, None, false) {
+        Selection::Found(principal) => Some(imds_style_token(shared, &principal, resource)),
+        _ => None,
+    }
+}
+
+/// Why IMDS or Arc refuses a request: the status, `error` and `error_description`.
+pub(crate) type ImdsRefusal = (StatusCode, &'static str, &'static str);
+
+/// IMDS and Arc first require `Metadata: true` (lower-case value), before reading the query.
+pub(crate) fn check_metadata_header(req: &Req) -> Result<(), ImdsRefusal> {
+    if req.header("metadata") != Some("true") {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "bad_request_102",
+            "Required metadata header not specified",
+        ));
+    }
+    Ok(())
+}
+
+/// IMDS and Arc require an api-version of the form `YYYY-MM-DD`, no older than `oldest`
+/// (`YYYYMMDD`); `too_old` tells the client which version to use.
+pub(crate) fn check_api_version(
+    req: &Req,
+    oldest: u32,
+    too_old: &'static str,
+) -> Result<(), ImdsRefusal> {
+    let Some(api_version) = req.param("api-version") else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required query variable 'api-version' is missing",
+        ));
+    };
+    if date_version(&api_version).is_none_or(|v| v < oldest) {
+        return Err((StatusCode::BAD_REQUEST, "invalid_request", too_old));
+    }
+    Ok(())
+}
+
+/// IMDS and Arc require a non-empty `resource` (the audience), echoed as given.
+pub(crate) fn required_resource(req: &Req) -> Result<String, ImdsRefusal> {
+    req.param("resource").filter(|r| !r.is_empty()).ok_or((
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "Required audience parameter not specified",
+    ))
 }
 
 /// The IMDS token body: every value a JSON string, `resource` echoed as requested.

@@ -118,6 +118,12 @@ pub async fn kv_get(
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
+    kv_answer(request).await
+}
+
+/// Sends a Key Vault request; answers status, headers and the JSON body (`Null` when empty, and
+/// a panic when a non-empty body is not JSON: Key Vault always answers JSON).
+async fn kv_answer(request: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, Value) {
     let response = request.send().await.expect("key vault answers");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -128,6 +134,128 @@ pub async fn kv_get(
         serde_json::from_str(&text).expect("json body")
     };
     (status, headers, body)
+}
+
+/// The response parts the tests look at: status, headers and the JSON body.
+pub type Answer = (u16, reqwest::header::HeaderMap, Value);
+
+/// Sends a request; answers status, headers and the JSON body (`Null` when the body is not JSON).
+pub async fn send_json(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("answered");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+/// Sends a request and reads its body as JSON, whatever the status.
+pub async fn json_body(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("json body")
+}
+
+/// The IMDS token endpoint of an emulator.
+pub fn imds_url(emu: &Emulator) -> String {
+    format!(
+        "{}/metadata/identity/oauth2/token",
+        emu.env("imds")["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
+    )
+}
+
+/// The IMDS query for a Key Vault token with the oldest api-version IMDS accepts.
+pub const IMDS_VAULT_QUERY: &str = "api-version=2018-02-01&resource=https://vault.azure.net";
+
+/// GET the IMDS token endpoint with `Metadata: true` and the given query.
+pub async fn imds_get(base: &str, query: &str) -> Answer {
+    send_json(
+        http()
+            .get(format!("{base}?{query}"))
+            .header("Metadata", "true"),
+    )
+    .await
+}
+
+/// A Key Vault token for the app's default identity (App Service endpoint).
+pub async fn vault_token(emu: &Emulator) -> String {
+    app_service_token(emu, "https://vault.azure.net", "").await
+}
+
+/// A Key Vault token for the user-assigned identity with this client id (App Service endpoint).
+pub async fn vault_token_for(emu: &Emulator, client_id: &str) -> String {
+    app_service_token(
+        emu,
+        "https://vault.azure.net",
+        &format!("client_id={client_id}"),
+    )
+    .await
+}
+
+/// Sends a request and reads its body as text, whatever the status (for byte-exact checks).
+pub async fn text_body(request: reqwest::RequestBuilder) -> String {
+    request
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text body")
+}
+
+/// The URL of a control API path (`info`, `vaults/...`) on the emulator's plain HTTP port.
+pub fn control_url(emu: &Emulator, path: &str) -> String {
+    format!("http://{}/_emulator/{path}", emu.http_addr())
+}
+
+/// One vault read with one bearer token, so each request names only its path.
+pub struct VaultAs<'a> {
+    emu: &'a Emulator,
+    vault: &'a str,
+    token: &'a str,
+}
+
+/// Reads `vault` on `emu` presenting `token`.
+pub fn vault_as<'a>(emu: &'a Emulator, vault: &'a str, token: &'a str) -> VaultAs<'a> {
+    VaultAs { emu, vault, token }
+}
+
+impl VaultAs<'_> {
+    /// GET a path (with its query) of this vault, as [`kv_get`] with the token.
+    pub async fn get(&self, path_and_query: &str) -> Answer {
+        kv_get(self.emu, self.vault, path_and_query, Some(self.token)).await
+    }
+
+    /// Sends `method` to a path (with its query) of this vault, with an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Answer {
+        let url = format!("{}{path_and_query}", self.emu.vault_url(self.vault));
+        let mut request = self
+            .emu
+            .client()
+            .request(method, url)
+            .bearer_auth(self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        kv_answer(request).await
+    }
+
+    /// GET the latest version of a secret with api-version 7.5.
+    pub async fn secret(&self, name: &str) -> Answer {
+        self.get(&format!("/secrets/{name}?api-version=7.5")).await
+    }
 }
 
 pub const SYSTEM_CLIENT_ID: &str = "3f1b2a4c-5d6e-4f70-8a9b-0c1d2e3f4a5b";
