@@ -35,7 +35,7 @@ pub(crate) fn render(
         }
         OutputFormat::Env => {
             let mut out = String::new();
-            flatten_all(tree, &mut String::new(), &mut |key, leaf| {
+            flatten_all(tree, &mut |key, leaf| {
                 let name = if flat_names {
                     key.to_owned()
                 } else {

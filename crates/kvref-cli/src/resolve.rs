@@ -19,11 +19,7 @@ pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
     let resolver = connect::resolver(&args.connection, &env).await?;
     let resolution = resolver.resolve(keyed.resolver_input()).await;
 
-    let failures: Vec<&Outcome> = resolution
-        .outcomes()
-        .iter()
-        .filter(|o| !o.status().is_resolved())
-        .collect();
+    let failures: Vec<&Outcome> = resolution.failures().collect();
     if !failures.is_empty() {
         eprintln!(
             "error: {} of the references in {} did not resolve:",

@@ -125,7 +125,7 @@ impl SettingsFile {
     pub(crate) fn settings(&self) -> Vec<Setting> {
         let source = self.source();
         let mut out = Vec::new();
-        flatten(&self.tree, &mut String::new(), &mut |key, value| {
+        flatten(&self.tree, &mut |key, value| {
             out.push(Setting {
                 key: key.to_owned(),
                 source: source.clone(),
@@ -193,8 +193,8 @@ fn line_column(text: &str, offset: usize) -> String {
 }
 
 /// Calls `leaf(dotted key, value)` for every string leaf under `node`.
-pub(crate) fn flatten(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &str)) {
-    flatten_all(node, prefix, &mut |key, value| {
+pub(crate) fn flatten(node: &Value, leaf: &mut dyn FnMut(&str, &str)) {
+    flatten_all(node, &mut |key, value| {
         if let Value::String(s) = value {
             leaf(key, s);
         }
@@ -203,14 +203,19 @@ pub(crate) fn flatten(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&s
 
 /// Calls `leaf(dotted key, value)` for every leaf under `node` (strings, numbers, booleans,
 /// nulls; not empty tables or arrays).
-pub(crate) fn flatten_all(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &Value)) {
+pub(crate) fn flatten_all(node: &Value, leaf: &mut dyn FnMut(&str, &Value)) {
+    flatten_under(node, &mut String::new(), leaf);
+}
+
+/// [`flatten_all`] below the dotted key `prefix` (restored before returning).
+fn flatten_under(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &Value)) {
     let mut descend = |prefix: &mut String, segment: &str, child: &Value| {
         let len = prefix.len();
         if !prefix.is_empty() {
             prefix.push('.');
         }
         prefix.push_str(segment);
-        flatten_all(child, prefix, leaf);
+        flatten_under(child, prefix, leaf);
         prefix.truncate(len);
     };
     match node {
@@ -446,9 +451,7 @@ mod tests {
     fn leaves(text: &str, format: Format) -> Vec<(String, String)> {
         let tree = parse(text, format).unwrap();
         let mut out = Vec::new();
-        flatten(&tree, &mut String::new(), &mut |k, v| {
-            out.push((k.to_owned(), v.to_owned()))
-        });
+        flatten(&tree, &mut |k, v| out.push((k.to_owned(), v.to_owned())));
         // Map order depends on serde_json's `preserve_order` feature somewhere in the build.
         out.sort();
         out

@@ -313,17 +313,9 @@ async fn table_shows_the_same_rows() {
 async fn all_resolved_exits_zero() {
     let emu = emulator().await;
     let files = Files::new();
-    let settings = files.write(
-        "settings.toml",
-        "db = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)\"\nplain = 1\n",
-    );
+    let settings = files.settings_toml(&format!("db = \"{DB_PASSWORD_REF}\"\nplain = 1\n"));
     for format in ["table", "json"] {
-        let output = kvref(
-            Some(&emu),
-            &["check", settings.to_str().unwrap(), "--format", format],
-            &[],
-        )
-        .await;
+        let output = kvref(Some(&emu), &["check", &settings, "--format", format], &[]).await;
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -334,12 +326,7 @@ async fn all_resolved_exits_zero() {
     }
     // No reference at all is a success too.
     let empty = files.write("empty.json", "{\"a\": \"b\"}");
-    let output = kvref(
-        Some(&emu),
-        &["check", empty.to_str().unwrap(), "--format", "json"],
-        &[],
-    )
-    .await;
+    let output = check_json(&emu, empty.to_str().unwrap(), &[], &[]).await;
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(report(&output)["summary"]["total"], 0);
 }
@@ -412,23 +399,8 @@ async fn throttled_past_the_budget() {
     })
     .await;
     let files = Files::new();
-    let settings = files.write(
-        "settings.toml",
-        "db = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)\"\n",
-    );
-    let output = kvref(
-        Some(&emu),
-        &[
-            "check",
-            settings.to_str().unwrap(),
-            "--format",
-            "json",
-            "--timeout",
-            "1",
-        ],
-        &[],
-    )
-    .await;
+    let settings = files.settings_toml(&format!("db = \"{DB_PASSWORD_REF}\"\n"));
+    let output = check_json(&emu, &settings, &["--timeout", "1"], &[]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let rows = rows(&report(&output));
     let row = &rows["db"];
@@ -451,16 +423,10 @@ async fn throttled_past_the_budget() {
 async fn identity_unavailable_when_the_app_has_no_identity() {
     let emu = start(false).await;
     let files = Files::new();
-    let settings = files.write(
-        "settings.toml",
-        "db = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)\"\napi = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=ApiKey)\"\n",
-    );
-    let output = kvref(
-        Some(&emu),
-        &["check", settings.to_str().unwrap(), "--format", "json"],
-        &[],
-    )
-    .await;
+    let settings = files.settings_toml(&format!(
+        "db = \"{DB_PASSWORD_REF}\"\napi = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=ApiKey)\"\n"
+    ));
+    let output = check_json(&emu, &settings, &[], &[]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = report(&output);
     for (key, row) in rows(&report) {
@@ -475,20 +441,11 @@ async fn identity_unavailable_when_the_app_has_no_identity() {
 async fn identity_unavailable_for_an_unknown_user_assigned_identity() {
     let emu = emulator().await;
     let files = Files::new();
-    let settings = files.write(
-        "settings.toml",
-        "db = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)\"\n",
-    );
-    let output = kvref(
-        Some(&emu),
-        &[
-            "check",
-            settings.to_str().unwrap(),
-            "--format",
-            "json",
-            "--client-id",
-            "00000000-0000-0000-0000-00000000dead",
-        ],
+    let settings = files.settings_toml(&format!("db = \"{DB_PASSWORD_REF}\"\n"));
+    let output = check_json(
+        &emu,
+        &settings,
+        &["--client-id", "00000000-0000-0000-0000-00000000dead"],
         &[],
     )
     .await;

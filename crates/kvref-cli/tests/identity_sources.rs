@@ -5,34 +5,13 @@
 mod common;
 
 use common::*;
-use kvref_emulator::Endpoint;
-
-const SOURCES: [&str; 7] = [
-    "app_service",
-    "legacy_app_service",
-    "imds",
-    "arc",
-    "cloud_shell",
-    "service_fabric",
-    "workload_identity",
-];
-
-fn settings(files: &Files) -> String {
-    files
-        .write(
-            "settings.toml",
-            "password = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)\"\n",
-        )
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
+use kvref_emulator::{Endpoint, SOURCES};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_identity_source_resolves() {
     let emu = emulator().await;
     let files = Files::new();
-    let settings = settings(&files);
+    let settings = files.password_settings();
     for source in SOURCES {
         let vars = source_env(&emu, source);
         assert!(
@@ -40,12 +19,7 @@ async fn every_identity_source_resolves() {
             "the emulator has no environment for {source}"
         );
         emu.clear_requests().await;
-        let output = kvref(
-            Some(&emu),
-            &["check", &settings, "--format", "json"],
-            &pairs(&vars),
-        )
-        .await;
+        let output = check_json(&emu, &settings, &[], &pairs(&vars)).await;
         let rows = rows(&report(&output));
         assert_eq!(
             rows["password"]["status"],
@@ -107,7 +81,7 @@ async fn app_service_queries(emu: &kvref_emulator::Emulator) -> Vec<String> {
 async fn user_assigned_selectors_reach_the_token_request() {
     let emu = emulator().await;
     let files = Files::new();
-    let settings = settings(&files);
+    let settings = files.password_settings();
     let app_service = source_env(&emu, "app_service");
 
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a str>, String);
@@ -148,9 +122,7 @@ async fn user_assigned_selectors_reach_the_token_request() {
         emu.clear_requests().await;
         let mut env = pairs(&app_service);
         env.extend(extra_env);
-        let mut args = vec!["check", settings.as_str(), "--format", "json"];
-        args.extend(extra_args);
-        let output = kvref(Some(&emu), &args, &env).await;
+        let output = check_json(&emu, &settings, &extra_args, &env).await;
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -180,8 +152,8 @@ async fn user_assigned_selectors_reach_the_token_request() {
 async fn local_mode_uses_the_emulator_app_service_identity_by_default() {
     let emu = emulator().await;
     let files = Files::new();
-    let settings = settings(&files);
-    let output = kvref(Some(&emu), &["check", &settings, "--format", "json"], &[]).await;
+    let settings = files.password_settings();
+    let output = check_json(&emu, &settings, &[], &[]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(!app_service_queries(&emu).await.is_empty());
     // AZURE_CLIENT_ID alone names no source: still the App Service identity, now user-assigned.

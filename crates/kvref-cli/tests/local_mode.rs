@@ -5,21 +5,10 @@ mod common;
 
 use common::*;
 
-fn settings(files: &Files) -> String {
-    files
-        .write(
-            "settings.toml",
-            "password = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)\"\n",
-        )
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn non_loopback_emulator_urls_are_refused() {
     let files = Files::new();
-    let settings = settings(&files);
+    let settings = files.password_settings();
     for url in [
         "http://10.1.2.3:8080",
         "http://192.0.2.7:8080",
@@ -51,7 +40,7 @@ async fn non_loopback_emulator_urls_are_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn emulator_down_is_reported() {
     let files = Files::new();
-    let settings = settings(&files);
+    let settings = files.password_settings();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
@@ -73,7 +62,7 @@ async fn emulator_down_is_reported() {
 async fn emulator_flag_and_the_loud_announcement() {
     let emu = emulator().await;
     let files = Files::new();
-    let settings = settings(&files);
+    let settings = files.password_settings();
     let url = format!("http://{}", emu.http_addr());
     let output = kvref(None, &["check", &settings, "--emulator", &url], &[]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));

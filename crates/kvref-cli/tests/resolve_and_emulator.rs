@@ -143,13 +143,10 @@ async fn emulator_subcommand_serves_a_check() {
         "{ready}"
     );
 
-    let settings = files.write(
-        "settings.toml",
-        "db = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)\"\n",
-    );
+    let settings = files.settings_toml(&format!("db = \"{DB_PASSWORD_REF}\"\n"));
     let output = kvref(
         None,
-        &["check", settings.to_str().unwrap(), "--format", "json"],
+        &["check", &settings, "--format", "json"],
         &[("KVREF_EMULATOR", http.as_str())],
     )
     .await;

@@ -15,6 +15,10 @@ pub(crate) const UAMI_RESOURCE_ID: &str = "/subscriptions/00000000-0000-0000-000
 pub(crate) const PINNED_VERSION: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 pub(crate) const DISABLED_VERSION: &str = "1b2c3d4e5f60718293a4b5c6d7e8f90a";
 
+/// A reference to `myvault`'s `DbPassword`, readable by every identity of the configuration below.
+pub(crate) const DB_PASSWORD_REF: &str =
+    "@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)";
+
 /// Every secret value of the configuration below: none may ever appear in output unless asked.
 pub(crate) const SECRET_VALUES: [&str; 5] = [
     "cli-db-password-current-7c1e",
@@ -132,6 +136,17 @@ impl Files {
         path
     }
 
+    /// Writes `settings.toml` and returns its path as an argument for `kvref`.
+    pub(crate) fn settings_toml(&self, text: &str) -> String {
+        let path = self.write("settings.toml", text);
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// Writes a `settings.toml` whose only setting, `password`, is [`DB_PASSWORD_REF`].
+    pub(crate) fn password_settings(&self) -> String {
+        self.settings_toml(&format!("password = \"{DB_PASSWORD_REF}\"\n"))
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -154,6 +169,18 @@ pub(crate) async fn kvref(emu: Option<&Emulator>, args: &[&str], env: &[(&str, &
         command.env(name, value);
     }
     command.kill_on_drop(true).output().await.unwrap()
+}
+
+/// Runs `kvref check SETTINGS --format json EXTRA_ARGS` (see [`kvref`]).
+pub(crate) async fn check_json(
+    emu: &Emulator,
+    settings: &str,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let mut args = vec!["check", settings, "--format", "json"];
+    args.extend_from_slice(extra_args);
+    kvref(Some(emu), &args, env).await
 }
 
 pub(crate) fn stdout(output: &Output) -> String {
