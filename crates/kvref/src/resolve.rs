@@ -573,13 +573,12 @@ impl Resolver {
         for (outcome_index, fetch_index) in waiting {
             let outcome = &mut outcomes[outcome_index];
             match &results[fetch_index] {
-                Some(Ok(secret)) => {
+                Ok(secret) => {
                     outcome.status = ResolveStatus::Resolved;
                     outcome.resolved_version = secret.version().map(str::to_owned);
                     outcome.value = Some(secret.value().clone());
                 }
-                Some(Err(error)) => describe_failure(outcome, error, self.budget),
-                None => describe_failure(outcome, &timed_out_before_start(), self.budget),
+                Err(error) => describe_failure(outcome, error, self.budget, &self.allowed),
             }
         }
         Resolution {
@@ -594,7 +593,7 @@ impl Resolver {
         fetches: &[Reference],
         deadline: Instant,
         progress: &(impl Fn(Progress) + Sync),
-    ) -> Vec<Option<Result<Secret, VaultError>>> {
+    ) -> Vec<Result<Secret, VaultError>> {
         let settled = AtomicUsize::new(0);
         let total = fetches.len();
         let mut by_vault: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -621,39 +620,21 @@ impl Resolver {
                 .buffer_unordered(self.concurrency_per_vault)
                 .collect::<Vec<_>>()
         });
-        let mut results: Vec<Option<Result<Secret, VaultError>>> =
-            (0..fetches.len()).map(|_| None).collect();
-        for vault_results in futures_util::future::join_all(per_vault).await {
-            for (i, fetched) in vault_results {
-                results[i] = Some(fetched);
-            }
-        }
-        results
+        // Every fetch ends (by the deadline at the latest), so each index comes back once.
+        let mut results: Vec<(usize, Result<Secret, VaultError>)> =
+            futures_util::future::join_all(per_vault)
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+        results.sort_unstable_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, fetched)| fetched).collect()
     }
 
     fn not_allowed_outcome(&self, key: String, literal: String, reference: Reference) -> Outcome {
         let suffixes: Vec<&str> = self.allowed.suffixes().collect();
         let host = reference.vault_host().to_owned();
-        // A host that contains an allowed suffix without ending in it imitates a real vault
-        // (`myvault.vault.azure.net.evil.example`): never advise allowing it.
-        let imitated = suffixes.iter().find(|suffix| {
-            host.to_ascii_lowercase()
-                .contains(&suffix.to_ascii_lowercase())
-        });
-        let fix = match imitated {
-            Some(suffix) => format!(
-                "correct the reference: {host} only looks like a vault under {suffix}; a setting that \
-                 points there may have been tampered with, so do not allow this host"
-            ),
-            None => {
-                let domain = host.split_once('.').map_or(host.as_str(), |(_, d)| d);
-                format!(
-                    "point the reference at your vault (`https://<vault>.vault.azure.net/...`); if {host} \
-                     really is your vault, allow its domain with `Resolver::builder().allow_vault_suffix(\".{domain}\")` \
-                     (`--allow-vault-suffix .{domain}` for the kvref command)"
-                )
-            }
-        };
+        let fix = not_allowed_fix(&host, &self.allowed);
         Outcome {
             status: ResolveStatus::VaultNotAllowed,
             message: Some(format!(
@@ -666,8 +647,28 @@ impl Resolver {
     }
 }
 
-fn timed_out_before_start() -> VaultError {
-    crate::vault::timed_out("the time budget ran out before Key Vault answered")
+/// The fix for a vault host outside the allow-list. A host that contains an allowed suffix
+/// without ending in it imitates a real vault (`myvault.vault.azure.net.evil.example`): never
+/// advise allowing that one.
+fn not_allowed_fix(host: &str, allowed: &AllowedHosts) -> String {
+    let lower = host.to_ascii_lowercase();
+    match allowed
+        .suffixes()
+        .find(|suffix| lower.contains(&suffix.to_ascii_lowercase()))
+    {
+        Some(suffix) => format!(
+            "correct the reference: {host} only looks like a vault under {suffix}; a setting that \
+             points there may have been tampered with, so do not allow this host"
+        ),
+        None => {
+            let domain = host.split_once('.').map_or(host, |(_, d)| d);
+            format!(
+                "point the reference at your vault (`https://<vault>.vault.azure.net/...`); if {host} \
+                 really is your vault, allow its domain with `Resolver::builder().allow_vault_suffix(\".{domain}\")` \
+                 (`--allow-vault-suffix .{domain}` for the kvref command)"
+            )
+        }
+    }
 }
 
 fn syntax_outcome(key: String, literal: String, error: &SyntaxError) -> Outcome {
@@ -684,7 +685,12 @@ fn syntax_outcome(key: String, literal: String, error: &SyntaxError) -> Outcome 
 }
 
 /// Fills in status, code, message and fix for a failed fetch.
-fn describe_failure(outcome: &mut Outcome, error: &VaultError, budget: Duration) {
+fn describe_failure(
+    outcome: &mut Outcome,
+    error: &VaultError,
+    budget: Duration,
+    allowed: &AllowedHosts,
+) {
     let Some(reference) = outcome.reference.clone() else {
         return;
     };
@@ -699,7 +705,7 @@ fn describe_failure(outcome: &mut Outcome, error: &VaultError, budget: Duration)
     let (status, fix) = match error.kind() {
         VaultErrorKind::NotAllowed => (
             ResolveStatus::VaultNotAllowed,
-            format!("point the reference at an allowed vault, or allow the suffix of {host}"),
+            not_allowed_fix(host, allowed),
         ),
         VaultErrorKind::ChallengeRefused => (
             ResolveStatus::VaultNotAllowed,

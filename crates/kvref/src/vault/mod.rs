@@ -714,11 +714,6 @@ fn transport_error(e: &reqwest::Error, budget_exhausted: bool) -> VaultError {
     }
 }
 
-/// A budget-exhausted error, for callers that bound a fetch from outside.
-pub(crate) fn timed_out(message: &str) -> VaultError {
-    VaultError::new(VaultErrorKind::TimedOut, message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
