@@ -476,10 +476,11 @@ fn page(
 ) -> Response<Body> {
     let total = items.len();
     let value: Vec<Value> = items.into_iter().skip(skip).take(max).collect();
-    let next = if skip + max < total {
+    // The skip token comes from the client: any number, so no overflow.
+    let next_skip = skip.saturating_add(max);
+    let next = if next_skip < total {
         Value::String(format!(
-            "{next_base}?api-version={api_version}&$skiptoken={}&maxresults={max}",
-            skip + max
+            "{next_base}?api-version={api_version}&$skiptoken={next_skip}&maxresults={max}"
         ))
     } else {
         Value::Null
