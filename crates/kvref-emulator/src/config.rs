@@ -352,6 +352,22 @@ pub(crate) fn is_valid_vault_name(name: &str) -> bool {
 }
 
 /// Versions: 32 lowercase hex characters, like the ones Key Vault generates.
+/// A serde message without the value it quotes: `invalid type: string "s3cret", expected a
+/// boolean` becomes `invalid type: string, expected a boolean`. Configuration files and control
+/// API bodies hold secret values, and these messages reach stderr and HTTP answers.
+pub(crate) fn without_values(message: &str) -> String {
+    for marker in ["invalid type: ", "invalid value: "] {
+        if let Some(start) = message.find(marker) {
+            let from = start + marker.len();
+            let rest = &message[from..];
+            let kind_end = rest.find([' ', ',']).unwrap_or(rest.len());
+            let tail = rest.find(", expected").map_or("", |i| &rest[i..]);
+            return format!("{}{}{}", &message[..from], &rest[..kind_end], tail);
+        }
+    }
+    message.to_owned()
+}
+
 pub(crate) fn is_valid_version(version: &str) -> bool {
     version.len() == 32
         && version
@@ -367,7 +383,7 @@ impl EmulatorConfig {
             ConfigError {
                 file: None,
                 line,
-                message: e.message().trim().to_owned(),
+                message: without_values(e.message().trim()),
             }
         })?;
         Self::validate(source, raw)

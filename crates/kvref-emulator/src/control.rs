@@ -145,10 +145,13 @@ fn failure(status: StatusCode, message: &str) -> Response<Body> {
 
 fn parse<T: for<'de> Deserialize<'de>>(req: &Req) -> Result<T, Box<Response<Body>>> {
     serde_json::from_slice(&req.body).map_err(|e| {
-        // serde_json's messages name fields and positions, never the values of strings.
+        // serde_json quotes the offending value in type errors, and bodies carry secrets.
         Box::new(failure(
             StatusCode::BAD_REQUEST,
-            &format!("invalid JSON body: {e}"),
+            &format!(
+                "invalid JSON body: {}",
+                crate::config::without_values(&e.to_string())
+            ),
         ))
     })
 }

@@ -102,6 +102,19 @@ fn errors_never_contain_secret_values() {
         "{BASE}[[vaults.secrets]]\nname = \"bad name\"\n[[vaults.secrets.versions]]\nvalue = \"hunter2-value\"\n"
     ));
     assert!(!e.to_string().contains("hunter2"));
+    // A type error: toml (through serde) would quote the value itself.
+    for (value, quoted) in [
+        ("12345678", "12345678"),
+        ("[\"hunter2-in-a-list\"]", "hunter2"),
+    ] {
+        let e = error_of(&format!(
+            "{BASE}[[vaults.secrets]]\nname = \"ok\"\n[[vaults.secrets.versions]]\nvalue = {value}\n"
+        ));
+        let text = e.to_string();
+        assert!(text.contains("invalid type"), "{text}");
+        assert!(e.line().is_some(), "{text}");
+        assert!(!text.contains(quoted), "{text}");
+    }
     let config = EmulatorConfig::sample();
     assert!(!format!("{config:?}").contains("from-the-emulator"));
 }

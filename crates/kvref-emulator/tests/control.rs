@@ -34,6 +34,18 @@ async fn control_api_over_http() {
         .unwrap();
     assert_eq!(version.len(), 32);
 
+    // A malformed body is refused without quoting its values back.
+    let refused = http()
+        .post(control_url(&emu, "vaults/myvault/secrets/FromControl"))
+        .json(&json!({"value": "control-value", "tags": "hunter2-as-tags"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("invalid type"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+
     let token = vault_token(&emu).await;
     let myvault = vault_as(&emu, "myvault", &token);
     let (status, _, body) = myvault.secret("fromcontrol").await;
