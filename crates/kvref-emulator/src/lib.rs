@@ -37,7 +37,7 @@ mod store;
 mod tls;
 mod token;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -100,7 +100,8 @@ pub struct Emulator {
     ca_path: PathBuf,
     env: BTreeMap<String, BTreeMap<String, String>>,
     client: reqwest::Client,
-    // Dropped last: removes the CA file, the federated token file and the Arc key files.
+    // Dropped last: removes the CA file, the federated token file and the Arc key files (when
+    // they live in the state folder; a key file elsewhere is removed when its key is used).
     _state_dir: tempfile::TempDir,
 }
 
@@ -279,7 +280,7 @@ impl Emulator {
             faults: Mutex::default(),
             journal: Mutex::default(),
             arc_tokens_dir,
-            arc_keys: Mutex::new(HashSet::new()),
+            arc_keys: Mutex::new(HashMap::new()),
             https_addr,
             http_addr,
             info,

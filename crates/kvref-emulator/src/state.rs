@@ -1,6 +1,6 @@
 //! What one running emulator shares between its listeners: configuration, vaults, faults, journal.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultTable>,
     pub(crate) journal: Mutex<Vec<JournalEntry>>,
     pub(crate) arc_tokens_dir: PathBuf,
-    pub(crate) arc_keys: Mutex<HashSet<String>>,
+    pub(crate) arc_keys: Mutex<HashMap<String, PathBuf>>,
     pub(crate) https_addr: SocketAddr,
     pub(crate) http_addr: SocketAddr,
     /// The ready-line JSON (`GET /_emulator/info`).

@@ -314,6 +314,16 @@ async fn arc_challenges_with_a_key_file_in_the_tokens_folder() {
     assert_eq!(status, 200);
     assert!(body.as_object().unwrap().values().all(Value::is_string));
     assert_eq!(body["client_id"], SYSTEM_CLIENT_ID);
+    // A key serves one request: its file is gone and it is refused the second time.
+    assert!(!key_path.exists(), "the used key file is removed");
+    let (status, _, _) = send_json(
+        http()
+            .get(&url)
+            .header("Metadata", "true")
+            .header("Authorization", format!("Basic {key}")),
+    )
+    .await;
+    assert_eq!(status, 401);
 
     let (status, _, _) = send_json(
         http()

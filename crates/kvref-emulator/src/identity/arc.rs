@@ -53,12 +53,17 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
         Some((scheme, key)) if scheme.eq_ignore_ascii_case("basic") => key.trim(),
         _ => return basic_challenge(shared),
     };
-    if !lock(&shared.arc_keys).contains(presented) {
+    // A key is good for one token request, as a fresh challenge is cheap: the set of keys (and
+    // key files) stays as small as the number of clients in the middle of the flow.
+    let Some(key_file) = lock(&shared.arc_keys).remove(presented) else {
         return error(
             StatusCode::UNAUTHORIZED,
             "unauthorized_client",
             "Invalid Basic Authorization header",
         );
+    };
+    if let Err(e) = std::fs::remove_file(&key_file) {
+        tracing::debug!(path = %key_file.display(), error = %e, "cannot remove a used Arc key file");
     }
     match system_identity_token(shared, &resource) {
         Some(token) => json(StatusCode::OK, &token),
@@ -87,7 +92,7 @@ fn basic_challenge(shared: &Shared) -> Response<Body> {
             "The emulator could not write the key file",
         );
     }
-    lock(&shared.arc_keys).insert(key);
+    lock(&shared.arc_keys).insert(key, path.clone());
     let mut response = error(
         StatusCode::UNAUTHORIZED,
         "unauthorized_client",
