@@ -38,6 +38,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Env;
+use crate::reference;
 use crate::transport::{HttpTransport, TransportBuilder, TransportError, error_chain};
 
 /// The environment variable that turns local development mode on.
@@ -45,9 +46,9 @@ pub const EMULATOR_VAR: &str = "KVREF_EMULATOR";
 
 /// The vault domains routed to the emulator: those of the public, China and US Government clouds.
 pub const VAULT_DOMAINS: [&str; 3] = [
-    ".vault.azure.net",
-    ".vault.azure.cn",
-    ".vault.usgovcloudapi.net",
+    reference::PUBLIC_CLOUD_SUFFIX,
+    reference::CHINA_CLOUD_SUFFIX,
+    reference::US_GOVERNMENT_CLOUD_SUFFIX,
 ];
 
 /// Variables that name an identity source on their own. When the environment holds any of them,
@@ -323,7 +324,11 @@ fn validate_url(url: &str, origin: impl Fn(&str) -> String) -> Result<String, Lo
         url: shown.to_owned(),
         reason: reason.to_owned(),
     };
-    let parsed = url::Url::parse(trimmed).map_err(|e| refused(trimmed, &e.to_string()))?;
+    // An unparsable URL is shown only up to any `@`: what precedes it may be a password.
+    let parsed = url::Url::parse(trimmed).map_err(|e| {
+        let shown = trimmed.rsplit_once('@').map_or(trimmed, |(_, host)| host);
+        refused(shown, &e.to_string())
+    })?;
     let shown = {
         let mut shown = parsed.clone();
         let _ = shown.set_username("");
@@ -450,6 +455,7 @@ mod tests {
             ("http://user:pw@127.0.0.1:8080", "user name or password"),
             ("127.0.0.1:8080", ""),
             ("not a url", ""),
+            ("http://user:hunter2@[::1", ""),
         ] {
             let error = validate_url(url, |u| format!("KVREF_EMULATOR={u}")).unwrap_err();
             assert!(error.is_refused());
@@ -457,6 +463,7 @@ mod tests {
             assert!(text.contains(reason), "{url}: {text}");
             assert!(text.contains("KVREF_EMULATOR"), "{text}");
             assert!(!text.contains("pw@"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
         }
     }
 

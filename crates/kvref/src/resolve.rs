@@ -161,8 +161,10 @@ pub struct Progress {
     pub total: usize,
 }
 
-/// The outcome for one setting whose value is (or starts like) a reference.
-#[derive(Clone, Debug)]
+/// The outcome for one setting whose value is (or starts like) a reference. Its `Debug` shows
+/// neither the value nor, for a malformed reference, the text as written (it may hold a
+/// password or a pasted secret).
+#[derive(Clone)]
 pub struct Outcome {
     key: String,
     literal: String,
@@ -175,13 +177,31 @@ pub struct Outcome {
     value: Option<SecretString>,
 }
 
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outcome")
+            .field("key", &self.key)
+            .field(
+                "reference",
+                &self.reference.as_ref().map(ToString::to_string),
+            )
+            .field("status", &self.status)
+            .field("resolved_version", &self.resolved_version)
+            .field("error_code", &self.error_code)
+            .field("message", &self.message)
+            .field("fix", &self.fix)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Outcome {
     /// The setting's key.
     pub fn key(&self) -> &str {
         &self.key
     }
 
-    /// The setting's value as written (a reference, never a secret).
+    /// The setting's value as written: a reference, or for [`ResolveStatus::InvalidSyntax`] the
+    /// malformed text, which may hold anything the user typed (do not log it).
     pub fn literal(&self) -> &str {
         &self.literal
     }

@@ -75,3 +75,29 @@ async fn trace_output_holds_no_secret_value_or_token() {
     }
     assert!(!output.contains("eyJ"), "a token leaked into the trace");
 }
+
+#[tokio::test]
+async fn debug_of_a_resolution_shows_no_value_and_no_malformed_text() {
+    let emu = emu::start(&emu::vaults_toml(&["vaulta"], 1)).await;
+    let resolver = emu::resolver(&emu, emu::credential(&emu)).build().unwrap();
+    let settings = [
+        ("good", "@KeyVault(VaultName=vaulta;SecretName=s0)"),
+        // A malformed reference with a password pasted into it.
+        (
+            "typo",
+            "@KeyVault(SecretUri=https://user:hunter2-pasted@vaulta.vault.azure.net/secrets/s0)",
+        ),
+    ];
+    let resolution = resolver.resolve(settings).await;
+    assert_eq!(
+        resolution.outcomes()[0].status(),
+        kvref::resolve::ResolveStatus::Resolved
+    );
+    let debug = format!("{:?}", resolution.outcomes());
+    assert!(
+        debug.contains("typo") && debug.contains("InvalidSyntax"),
+        "{debug}"
+    );
+    assert!(!debug.contains("value-vaulta-0"), "{debug}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+}
