@@ -390,17 +390,15 @@ async fn fetch_info(url: &str) -> Result<serde_json::Value, LocalError> {
         url: url.to_owned(),
         reason,
     };
-    let transport = HttpTransport::builder()
-        .connect_timeout(INFO_TIMEOUT)
-        .request_timeout(INFO_TIMEOUT)
-        .build()
-        .map_err(|e| LocalError::Unreachable {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        })?;
+    // The process-wide clients (no proxy: the emulator is on this machine), with a short limit.
+    let transport = HttpTransport::shared().map_err(|e| LocalError::Unreachable {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
     let response = transport
         .identity_client()
         .get(&info_url)
+        .timeout(INFO_TIMEOUT)
         .send()
         .await
         .map_err(|e| LocalError::Unreachable {

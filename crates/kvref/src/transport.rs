@@ -132,9 +132,13 @@ impl TransportBuilder {
 
     /// Builds the clients.
     pub fn build(self) -> Result<HttpTransport, TransportError> {
-        let client = self.client_builder()?.build().map_err(client_error)?;
+        let roots = self.root_certificates()?;
+        let client = self
+            .client_builder_with(roots.clone())
+            .build()
+            .map_err(client_error)?;
         let identity_client = self
-            .client_builder()?
+            .client_builder_with(roots)
             .no_proxy()
             .build()
             .map_err(client_error)?;
@@ -150,26 +154,35 @@ impl TransportBuilder {
     /// A reqwest builder carrying these settings, for callers that need one more client of the
     /// same kind (for example one that pins a server certificate).
     pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
+        Ok(self.client_builder_with(self.root_certificates()?))
+    }
+
+    /// The extra roots, parsed.
+    fn root_certificates(&self) -> Result<Vec<reqwest::Certificate>, TransportError> {
+        let mut certs = Vec::new();
+        for pem in &self.root_certificates_pem {
+            certs.extend(
+                reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|e| TransportError::InvalidCertificate(e.to_string()))?,
+            );
+        }
+        Ok(certs)
+    }
+
+    fn client_builder_with(&self, roots: Vec<reqwest::Certificate>) -> reqwest::ClientBuilder {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .user_agent(concat!("kvref/", env!("CARGO_PKG_VERSION")));
-        if !self.root_certificates_pem.is_empty() {
-            let mut certs = Vec::new();
-            for pem in &self.root_certificates_pem {
-                certs.extend(
-                    reqwest::Certificate::from_pem_bundle(pem)
-                        .map_err(|e| TransportError::InvalidCertificate(e.to_string()))?,
-                );
-            }
-            builder = builder.tls_certs_merge(certs);
+        if !roots.is_empty() {
+            builder = builder.tls_certs_merge(roots);
         }
         if !self.routes.is_empty() {
             builder = builder.dns_resolver(Arc::new(RoutingResolver {
                 routes: self.routes.clone(),
             }));
         }
-        Ok(builder)
+        builder
     }
 }
 
