@@ -11,7 +11,7 @@ use crate::config::is_valid_secret_name;
 use crate::fault::Fault;
 use crate::http::{Req, empty, json};
 use crate::state::{Shared, lock};
-use crate::store::{NewVersion, now_secs};
+use crate::store::{NewVersion, VersionPatch};
 
 /// Why a control operation failed: the status to answer and a message without any secret value.
 pub(crate) struct ControlError {
@@ -88,22 +88,7 @@ pub(crate) fn update_version(
             format!("no version {version:?} of secret {name:?} in vault {vault:?}"),
         ));
     };
-    if let Some(enabled) = patch.enabled {
-        target.enabled = enabled;
-    }
-    if let Some(ct) = patch.content_type {
-        target.content_type = Some(ct);
-    }
-    if let Some(tags) = patch.tags {
-        target.tags = Some(tags);
-    }
-    if patch.nbf.is_some() {
-        target.nbf = patch.nbf;
-    }
-    if patch.exp.is_some() {
-        target.exp = patch.exp;
-    }
-    target.updated = now_secs();
+    target.apply(patch);
     Ok(format!("{base}/secrets/{secret_name}/{}", target.id))
 }
 
@@ -121,22 +106,6 @@ struct NewSecretBody {
     nbf: Option<i64>,
     #[serde(default)]
     exp: Option<i64>,
-}
-
-/// Attribute changes for one version.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct VersionPatch {
-    #[serde(default)]
-    pub(crate) enabled: Option<bool>,
-    #[serde(default, alias = "contentType")]
-    pub(crate) content_type: Option<String>,
-    #[serde(default)]
-    pub(crate) tags: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    pub(crate) nbf: Option<i64>,
-    #[serde(default)]
-    pub(crate) exp: Option<i64>,
 }
 
 fn failure(status: StatusCode, message: &str) -> Response<Body> {

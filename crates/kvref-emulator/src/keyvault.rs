@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::config::{Cloud, Role, is_valid_secret_name};
 use crate::http::{Req, json as json_response, request_id, set_header};
 use crate::state::{Shared, lock};
-use crate::store::{NewVersion, Vault, now_secs};
+use crate::store::{NewVersion, Vault, VersionPatch, now_secs};
 use crate::token::TokenProblem;
 
 const NOT_FOUND_HELP: &str = "If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182";
@@ -531,7 +531,7 @@ fn list(vault: &Vault, base: &str, req: &Req, api_version: &str) -> Response<Bod
     page(items, skip, max, format!("{base}/secrets"), api_version)
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct AttributesBody {
     #[serde(default)]
     enabled: Option<bool>,
@@ -628,24 +628,14 @@ fn update(
     let Some(target) = target else {
         return not_found(name, version);
     };
-    if let Some(ct) = body.content_type {
-        target.content_type = Some(ct);
-    }
-    if let Some(tags) = body.tags {
-        target.tags = Some(tags);
-    }
-    if let Some(a) = body.attributes {
-        if let Some(enabled) = a.enabled {
-            target.enabled = enabled;
-        }
-        if a.nbf.is_some() {
-            target.nbf = a.nbf;
-        }
-        if a.exp.is_some() {
-            target.exp = a.exp;
-        }
-    }
-    target.updated = now_secs();
+    let attributes = body.attributes.unwrap_or_default();
+    target.apply(VersionPatch {
+        enabled: attributes.enabled,
+        content_type: body.content_type,
+        tags: body.tags,
+        nbf: attributes.nbf,
+        exp: attributes.exp,
+    });
     let id = format!("{base}/secrets/{secret_name}/{}", target.id);
     json_response(StatusCode::OK, &target.bundle(id, false))
 }

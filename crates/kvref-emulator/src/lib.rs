@@ -394,7 +394,7 @@ impl Emulator {
     /// # Panics
     /// If the vault, secret or version does not exist (a test helper; see [`Emulator::set_secret`]).
     pub async fn set_enabled(&self, vault: &str, name: &str, version: &str, enabled: bool) {
-        let patch = control::VersionPatch {
+        let patch = store::VersionPatch {
             enabled: Some(enabled),
             ..Default::default()
         };

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::{Cloud, VaultConfig, is_valid_secret_name};
@@ -180,6 +181,27 @@ impl Secret {
 }
 
 impl Version {
+    /// Applies attribute changes (from the data plane's PATCH or the control API) and marks the
+    /// version updated.
+    pub(crate) fn apply(&mut self, patch: VersionPatch) {
+        if let Some(enabled) = patch.enabled {
+            self.enabled = enabled;
+        }
+        if let Some(content_type) = patch.content_type {
+            self.content_type = Some(content_type);
+        }
+        if let Some(tags) = patch.tags {
+            self.tags = Some(tags);
+        }
+        if patch.nbf.is_some() {
+            self.nbf = patch.nbf;
+        }
+        if patch.exp.is_some() {
+            self.exp = patch.exp;
+        }
+        self.updated = now_secs();
+    }
+
     /// The `attributes` object: integers for dates, omitted when absent.
     pub(crate) fn attributes(&self) -> Value {
         let mut attributes = Map::new();
@@ -217,4 +239,20 @@ impl Version {
         }
         Value::Object(body)
     }
+}
+
+/// Attribute changes for one version.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VersionPatch {
+    #[serde(default)]
+    pub(crate) enabled: Option<bool>,
+    #[serde(default, alias = "contentType")]
+    pub(crate) content_type: Option<String>,
+    #[serde(default)]
+    pub(crate) tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub(crate) nbf: Option<i64>,
+    #[serde(default)]
+    pub(crate) exp: Option<i64>,
 }
