@@ -41,10 +41,9 @@ impl Req {
 
     /// The first query parameter named `name` (exact spelling).
     pub(crate) fn param(&self, name: &str) -> Option<String> {
-        self.params()
-            .into_iter()
+        url::form_urlencoded::parse(self.query.as_bytes())
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.into_owned())
     }
 
     /// Decoded form fields of an `application/x-www-form-urlencoded` body.
