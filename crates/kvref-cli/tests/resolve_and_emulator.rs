@@ -141,7 +141,7 @@ async fn resolve_with_a_failure_lists_it_and_exits_one() {
     );
     let err = stderr(&output);
     assert!(
-        err.contains("locked: AccessToKeyVaultDenied (lockedvault/Locked)"),
+        err.contains("setting `locked` (vault lockedvault.vault.azure.net, secret Locked): AccessToKeyVaultDenied"),
         "{err}"
     );
     assert!(err.contains("az role assignment create"), "{err}");
