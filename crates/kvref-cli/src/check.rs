@@ -115,25 +115,19 @@ impl KeyedSettings {
             .count()
     }
 
-    /// One row per outcome, in the order the settings were found.
+    /// One row per outcome. The resolver keeps its input order, so the rows come in the order
+    /// the settings were found.
     pub(crate) fn rows<'a>(&self, outcomes: impl IntoIterator<Item = &'a Outcome>) -> Vec<Row> {
-        let mut rows: Vec<(usize, Row)> = outcomes
+        outcomes
             .into_iter()
             .map(|outcome| {
-                let position = self
-                    .positions
-                    .get(outcome.key())
-                    .copied()
-                    .unwrap_or(usize::MAX);
-                let (key, source) = match self.settings.get(position) {
+                let (key, source) = match self.setting(outcome.key()) {
                     Some(s) => (s.key.clone(), s.source.clone()),
                     None => (outcome.key().to_owned(), String::new()),
                 };
-                (position, row(key, source, outcome))
+                row(key, source, outcome)
             })
-            .collect();
-        rows.sort_by_key(|(position, _)| *position);
-        rows.into_iter().map(|(_, row)| row).collect()
+            .collect()
     }
 }
 
@@ -146,7 +140,7 @@ fn row(key: String, source: String, outcome: &Outcome) -> Row {
         vault: reference.map(|r| r.vault_name().to_owned()),
         secret: reference.map(|r| r.secret_name().to_owned()),
         version: reference.and_then(|r| r.version().map(str::to_owned)),
-        status: outcome.status().to_string(),
+        status: outcome.status(),
         resolved_version: outcome.resolved_version().map(str::to_owned),
         error_code: outcome.error_code().map(str::to_owned),
         message: outcome.message().map(str::to_owned),
