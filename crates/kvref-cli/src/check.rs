@@ -1,6 +1,6 @@
 //! `kvref check`: every reference in the given settings, resolved, one row each.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use kvref::Env;
 use kvref::resolve::Outcome;
@@ -61,18 +61,23 @@ pub(crate) struct KeyedSettings {
 
 impl KeyedSettings {
     pub(crate) fn new(settings: Vec<Setting>) -> KeyedSettings {
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut taken: HashSet<String> = HashSet::new();
         let unique_keys: Vec<String> = settings
             .iter()
             .map(|s| {
-                let count = seen.entry(s.key.clone()).or_default();
-                *count += 1;
-                if *count == 1 {
-                    s.key.clone()
-                } else {
-                    // The same key in a second source: keep both rows apart.
-                    format!("{} ({})", s.key, s.source)
+                // The same key again (in a second source, or twice in one file as `{"a.b": ..,
+                // "a": {"b": ..}}`): keep the rows apart with the source, then a count.
+                let mut candidate = s.key.clone();
+                if taken.contains(&candidate) {
+                    candidate = format!("{} ({})", s.key, s.source);
                 }
+                let mut n = 2;
+                while taken.contains(&candidate) {
+                    candidate = format!("{} ({} #{n})", s.key, s.source);
+                    n += 1;
+                }
+                taken.insert(candidate.clone());
+                candidate
             })
             .collect();
         let positions = unique_keys
@@ -110,25 +115,19 @@ impl KeyedSettings {
             .count()
     }
 
-    /// One row per outcome, in the order the settings were found.
+    /// One row per outcome. The resolver keeps its input order, so the rows come in the order
+    /// the settings were found.
     pub(crate) fn rows<'a>(&self, outcomes: impl IntoIterator<Item = &'a Outcome>) -> Vec<Row> {
-        let mut rows: Vec<(usize, Row)> = outcomes
+        outcomes
             .into_iter()
             .map(|outcome| {
-                let position = self
-                    .positions
-                    .get(outcome.key())
-                    .copied()
-                    .unwrap_or(usize::MAX);
-                let (key, source) = match self.settings.get(position) {
+                let (key, source) = match self.setting(outcome.key()) {
                     Some(s) => (s.key.clone(), s.source.clone()),
                     None => (outcome.key().to_owned(), String::new()),
                 };
-                (position, row(key, source, outcome))
+                row(key, source, outcome)
             })
-            .collect();
-        rows.sort_by_key(|(position, _)| *position);
-        rows.into_iter().map(|(_, row)| row).collect()
+            .collect()
     }
 }
 
@@ -141,10 +140,52 @@ fn row(key: String, source: String, outcome: &Outcome) -> Row {
         vault: reference.map(|r| r.vault_name().to_owned()),
         secret: reference.map(|r| r.secret_name().to_owned()),
         version: reference.and_then(|r| r.version().map(str::to_owned)),
-        status: outcome.status().to_string(),
+        status: outcome.status(),
         resolved_version: outcome.resolved_version().map(str::to_owned),
         error_code: outcome.error_code().map(str::to_owned),
         message: outcome.message().map(str::to_owned),
         fix: outcome.fix().map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setting(key: &str, source: &str) -> Setting {
+        Setting {
+            key: key.to_owned(),
+            path: Vec::new(),
+            source: source.to_owned(),
+            value: String::new(),
+        }
+    }
+
+    #[test]
+    fn repeated_keys_get_distinct_unique_keys() {
+        let keyed = KeyedSettings::new(vec![
+            setting("a.b", "c.json"),
+            setting("a.b", "c.json"),
+            setting("a.b", "c.json"),
+            setting("a.b", "env:A__B"),
+            setting("a.b (c.json)", "c.json"),
+        ]);
+        let keys: Vec<String> = keyed.resolver_input().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "a.b",
+                "a.b (c.json)",
+                "a.b (c.json #2)",
+                "a.b (env:A__B)",
+                "a.b (c.json) (c.json)",
+            ]
+        );
+        for (i, key) in keys.iter().enumerate() {
+            assert!(std::ptr::eq(
+                keyed.setting(key).unwrap(),
+                &keyed.settings[i]
+            ));
+        }
     }
 }

@@ -34,8 +34,19 @@ const EXIT_USAGE: u8 = 2;
 #[derive(Debug)]
 struct CliError(String);
 
-impl<E: std::fmt::Display> From<E> for CliError {
-    fn from(error: E) -> Self {
+// One `From` per error type that `?` may carry, each checked to name no value: a blanket impl
+// would also let through, say, a parser's error that quotes a line of a settings file.
+
+/// A settings file that cannot be read: its text names the file, line and column, never a value.
+impl From<settings::SettingsError> for CliError {
+    fn from(error: settings::SettingsError) -> Self {
+        CliError(error.to_string())
+    }
+}
+
+/// kvref's own errors: they name keys, vaults and secrets, never a value.
+impl From<kvref::error::Error> for CliError {
+    fn from(error: kvref::error::Error) -> Self {
         CliError(error.to_string())
     }
 }

@@ -5,10 +5,11 @@
 //! reference's canonical form, or, for a malformed one, its raw text (which is not a secret: it
 //! is what failed to parse as a reference).
 
-use serde::Serialize;
+use kvref::resolve::ResolveStatus;
+use serde::{Serialize, Serializer};
 
 /// One reference found in the settings and what became of it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Row {
     pub(crate) key: String,
     pub(crate) source: String,
@@ -16,7 +17,8 @@ pub(crate) struct Row {
     pub(crate) vault: Option<String>,
     pub(crate) secret: Option<String>,
     pub(crate) version: Option<String>,
-    pub(crate) status: String,
+    #[serde(serialize_with = "status_name")]
+    pub(crate) status: ResolveStatus,
     pub(crate) resolved_version: Option<String>,
     pub(crate) error_code: Option<String>,
     pub(crate) message: Option<String>,
@@ -25,8 +27,13 @@ pub(crate) struct Row {
 
 impl Row {
     pub(crate) fn is_resolved(&self) -> bool {
-        self.status == "Resolved"
+        self.status.is_resolved()
     }
+}
+
+/// A status is printed (and serialised) by its name, e.g. `"SecretNotFound"`.
+fn status_name<S: Serializer>(status: &ResolveStatus, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(status.as_str())
 }
 
 /// Counts over all rows.
@@ -88,7 +95,7 @@ impl Report {
                         // A malformed reference asks for no version at all.
                         (None, None) => "-".to_owned(),
                     },
-                    one_line(&r.status),
+                    r.status.as_str().to_owned(),
                     cell(&r.resolved_version),
                     cell(&r.error_code),
                     cell(&r.fix),
@@ -168,6 +175,22 @@ fn one_line(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn row(status: ResolveStatus) -> Row {
+        Row {
+            key: String::new(),
+            source: String::new(),
+            reference: None,
+            vault: None,
+            secret: None,
+            version: None,
+            status,
+            resolved_version: None,
+            error_code: None,
+            message: None,
+            fix: None,
+        }
+    }
+
     fn rows() -> Vec<Row> {
         vec![
             Row {
@@ -179,9 +202,8 @@ mod tests {
                 ),
                 vault: Some("myvault".into()),
                 secret: Some("Db".into()),
-                status: "Resolved".into(),
                 resolved_version: Some("0123456789abcdef0123456789abcdef".into()),
-                ..Row::default()
+                ..row(ResolveStatus::Resolved)
             },
             Row {
                 key: "api.key".into(),
@@ -189,11 +211,10 @@ mod tests {
                 vault: Some("myvault".into()),
                 secret: Some("Missing".into()),
                 version: Some("fedcba9876543210fedcba9876543210".into()),
-                status: "SecretNotFound".into(),
                 error_code: Some("SecretNotFound".into()),
                 message: Some("not found".into()),
                 fix: Some("Check the secret name\nand the vault.".into()),
-                ..Row::default()
+                ..row(ResolveStatus::SecretNotFound)
             },
         ]
     }
@@ -235,6 +256,7 @@ mod tests {
         }
         assert_eq!(first.len(), 11);
         assert!(first["version"].is_null());
+        assert_eq!(first["status"], "Resolved");
         assert_eq!(json["summary"]["total"], 2);
         assert_eq!(json["summary"]["resolved"], 1);
         assert_eq!(json["summary"]["failed"], 1);

@@ -19,16 +19,9 @@ pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
     let resolver = connect::resolver(&args.connection, &env).await?;
     let resolution = resolver.resolve(keyed.resolver_input()).await;
 
-    let failures: Vec<&Outcome> = resolution.failures().collect();
-    if !failures.is_empty() {
-        eprintln!(
-            "error: {} of the references in {} did not resolve:",
-            failures.len(),
-            file.source()
-        );
-        for outcome in failures {
-            eprintln!("{}", describe_failure(outcome));
-        }
+    if let Some(error) = resolution.error() {
+        // The library's own text: key, vault, secret, status, code, message and fix; never a value.
+        eprintln!("error: {}: {error}", file.source());
         eprintln!("Run `kvref check {}` for the full report.", file.source());
         return Ok(EXIT_FAILED);
     }
@@ -43,7 +36,7 @@ pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
         } else {
             redacted(outcome)
         };
-        replace_leaf(&mut tree, &setting.key, Value::String(shown));
+        replace_leaf(&mut tree, &setting.path, Value::String(shown));
     }
     let format = args.format.unwrap_or(match file.format {
         Format::Toml => OutputFormat::Toml,
@@ -70,22 +63,4 @@ fn redacted(outcome: &Outcome) -> String {
         ),
         None => "<redacted>".to_owned(),
     }
-}
-
-/// One line per failure: key, vault/secret, status, code, message and fix. Never a value.
-fn describe_failure(outcome: &Outcome) -> String {
-    let mut line = format!("  {}: {}", outcome.key(), outcome.status());
-    if let Some(r) = outcome.reference() {
-        line.push_str(&format!(" ({}/{})", r.vault_name(), r.secret_name()));
-    }
-    if let Some(code) = outcome.error_code() {
-        line.push_str(&format!(" [{code}]"));
-    }
-    if let Some(message) = outcome.message() {
-        line.push_str(&format!(": {message}"));
-    }
-    if let Some(fix) = outcome.fix() {
-        line.push_str(&format!("\n    fix: {fix}"));
-    }
-    line
 }

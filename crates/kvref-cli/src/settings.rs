@@ -16,8 +16,11 @@ use serde_json::{Map, Value};
 /// One string leaf of the settings.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Setting {
-    /// The dotted key, e.g. `db.password` or `hosts.0`.
+    /// The dotted key, e.g. `db.password` or `hosts.0`: for people to read. Two leaves may share
+    /// it (`{"a.b": .., "a": {"b": ..}}`), so [`Setting::path`] is what finds the leaf again.
     pub(crate) key: String,
+    /// The exact place of the leaf in its file's tree (empty for an environment variable).
+    pub(crate) path: Vec<Segment>,
     /// Where it came from: a file name as given on the command line, or `env:NAME`.
     pub(crate) source: String,
     /// The raw value (may be a reference, may be a plain secret: never printed by `kvref check`).
@@ -32,6 +35,15 @@ impl std::fmt::Debug for Setting {
             .field("source", &self.source)
             .finish_non_exhaustive()
     }
+}
+
+/// One step from a node of the settings tree to a child.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Segment {
+    /// A table's member, by its exact name (which may contain dots).
+    Key(String),
+    /// An array's item.
+    Index(usize),
 }
 
 /// The formats `kvref` reads.
@@ -125,9 +137,10 @@ impl SettingsFile {
     pub(crate) fn settings(&self) -> Vec<Setting> {
         let source = self.source();
         let mut out = Vec::new();
-        flatten(&self.tree, &mut |key, value| {
+        flatten(&self.tree, &mut |path, key, value| {
             out.push(Setting {
                 key: key.to_owned(),
+                path: path.to_vec(),
                 source: source.clone(),
                 value: value.to_owned(),
             })
@@ -192,88 +205,90 @@ fn line_column(text: &str, offset: usize) -> String {
     format!("line {line} column {column}")
 }
 
-/// Calls `leaf(dotted key, value)` for every string leaf under `node`.
-pub(crate) fn flatten(node: &Value, leaf: &mut dyn FnMut(&str, &str)) {
-    flatten_all(node, &mut |key, value| {
-        if let Value::String(s) = value {
-            leaf(key, s);
-        }
-    });
+/// Calls `leaf(path, dotted key, value)` for every string leaf under `node`.
+pub(crate) fn flatten(node: &Value, leaf: &mut dyn FnMut(&[Segment], &str, &str)) {
+    flatten_under(
+        node,
+        &mut Vec::new(),
+        &mut String::new(),
+        &mut |path, key, value| {
+            if let Value::String(s) = value {
+                leaf(path, key, s);
+            }
+        },
+    );
 }
 
 /// Calls `leaf(dotted key, value)` for every leaf under `node` (strings, numbers, booleans,
 /// nulls; not empty tables or arrays).
 pub(crate) fn flatten_all(node: &Value, leaf: &mut dyn FnMut(&str, &Value)) {
-    flatten_under(node, &mut String::new(), leaf);
+    flatten_under(
+        node,
+        &mut Vec::new(),
+        &mut String::new(),
+        &mut |_, key, value| leaf(key, value),
+    );
 }
 
-/// [`flatten_all`] below the dotted key `prefix` (restored before returning).
-fn flatten_under(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &Value)) {
-    let mut descend = |prefix: &mut String, segment: &str, child: &Value| {
-        let len = prefix.len();
-        if !prefix.is_empty() {
-            prefix.push('.');
-        }
-        prefix.push_str(segment);
-        flatten_under(child, prefix, leaf);
-        prefix.truncate(len);
-    };
+/// Walks the leaves below `path` (whose dotted form is `prefix`); both are restored before
+/// returning.
+fn flatten_under(
+    node: &Value,
+    path: &mut Vec<Segment>,
+    prefix: &mut String,
+    leaf: &mut dyn FnMut(&[Segment], &str, &Value),
+) {
+    let mut descend =
+        |path: &mut Vec<Segment>, prefix: &mut String, segment: Segment, child: &Value| {
+            let len = prefix.len();
+            if !prefix.is_empty() {
+                prefix.push('.');
+            }
+            match &segment {
+                Segment::Key(k) => prefix.push_str(k),
+                Segment::Index(i) => prefix.push_str(&i.to_string()),
+            }
+            path.push(segment);
+            flatten_under(child, path, prefix, leaf);
+            path.pop();
+            prefix.truncate(len);
+        };
     match node {
         Value::Object(map) => {
             for (k, v) in map {
-                descend(prefix, k, v);
+                descend(path, prefix, Segment::Key(k.clone()), v);
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                descend(prefix, &i.to_string(), v);
+                descend(path, prefix, Segment::Index(i), v);
             }
         }
-        leaf_value => leaf(prefix, leaf_value),
+        leaf_value => leaf(path, prefix, leaf_value),
     }
 }
 
-/// Replaces the string leaf at `key` (dotted, as [`flatten`] names it) with `replacement`.
-/// Returns whether the key was found.
-pub(crate) fn replace_leaf(tree: &mut Value, key: &str, replacement: Value) -> bool {
-    // Keys may themselves contain dots (`{"a.b": ..}`), so walk by matching whole prefixes.
-    fn walk(node: &mut Value, rest: &str, replacement: &mut Option<Value>) -> bool {
-        if rest.is_empty() {
-            if node.is_string() {
-                if let Some(value) = replacement.take() {
-                    *node = value;
-                }
-                return true;
-            }
-            return false;
-        }
-        match node {
-            Value::Object(map) => {
-                for (k, child) in map.iter_mut() {
-                    if let Some(tail) = rest.strip_prefix(k.as_str()) {
-                        let tail = match tail.strip_prefix('.') {
-                            Some(t) => t,
-                            None if tail.is_empty() => tail,
-                            None => continue,
-                        };
-                        if walk(child, tail, replacement) {
-                            return true;
-                        }
-                    }
-                }
-                false
-            }
-            Value::Array(items) => {
-                let (index, tail) = rest.split_once('.').unwrap_or((rest, ""));
-                match index.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                    Some(child) => walk(child, tail, replacement),
-                    None => false,
-                }
-            }
-            _ => false,
+/// Replaces the string leaf at `path` (as [`flatten`] gives it) with `replacement`.
+/// Returns whether there was a string leaf there.
+pub(crate) fn replace_leaf(tree: &mut Value, path: &[Segment], replacement: Value) -> bool {
+    let mut node = tree;
+    for segment in path {
+        let child = match (segment, node) {
+            (Segment::Key(k), Value::Object(map)) => map.get_mut(k),
+            (Segment::Index(i), Value::Array(items)) => items.get_mut(*i),
+            _ => None,
+        };
+        match child {
+            Some(child) => node = child,
+            None => return false,
         }
     }
-    walk(tree, key, &mut Some(replacement))
+    if node.is_string() {
+        *node = replacement;
+        true
+    } else {
+        false
+    }
 }
 
 fn from_toml(value: toml::Value) -> Value {
@@ -437,6 +452,7 @@ pub(crate) fn from_env<'a>(
         }
         out.push(Setting {
             key: rest.to_ascii_lowercase().replace("__", "."),
+            path: Vec::new(),
             source: format!("env:{name}"),
             value: value.to_owned(),
         });
@@ -451,7 +467,7 @@ mod tests {
     fn leaves(text: &str, format: Format) -> Vec<(String, String)> {
         let tree = parse(text, format).unwrap();
         let mut out = Vec::new();
-        flatten(&tree, &mut |k, v| out.push((k.to_owned(), v.to_owned())));
+        flatten(&tree, &mut |_, k, v| out.push((k.to_owned(), v.to_owned())));
         // Map order depends on serde_json's `preserve_order` feature somewhere in the build.
         out.sort();
         out
@@ -599,17 +615,59 @@ mod tests {
     }
 
     #[test]
-    fn replace_leaf_follows_dotted_keys_and_indexes() {
+    fn replace_leaf_follows_the_exact_path() {
         let mut tree = parse(
-            r#"{"a": {"b": ["s", {"c": "d"}]}, "x.y": "z"}"#,
+            r#"{"a": {"b": ["s", {"c": "d"}]}, "x.y": "z", "x": {"y": "w"}}"#,
             Format::Json,
         )
         .unwrap();
-        assert!(replace_leaf(&mut tree, "a.b.1.c", Value::from("D")));
-        assert!(replace_leaf(&mut tree, "x.y", Value::from("Z")));
-        assert!(!replace_leaf(&mut tree, "a.b.7", Value::from("none")));
-        assert!(!replace_leaf(&mut tree, "a", Value::from("not a leaf")));
+        let key = |k: &str| Segment::Key(k.to_owned());
+        assert!(replace_leaf(
+            &mut tree,
+            &[key("a"), key("b"), Segment::Index(1), key("c")],
+            Value::from("D")
+        ));
+        assert!(replace_leaf(&mut tree, &[key("x.y")], Value::from("Z")));
+        assert!(!replace_leaf(
+            &mut tree,
+            &[key("a"), key("b"), Segment::Index(7)],
+            Value::from("none")
+        ));
+        assert!(!replace_leaf(
+            &mut tree,
+            &[key("a")],
+            Value::from("not a leaf")
+        ));
+        assert!(!replace_leaf(
+            &mut tree,
+            &[key("a"), Segment::Index(0)],
+            Value::from("no")
+        ));
         assert_eq!(tree["a"]["b"][1]["c"], "D");
         assert_eq!(tree["x.y"], "Z");
+        assert_eq!(tree["x"]["y"], "w");
+    }
+
+    #[test]
+    fn colliding_dotted_keys_keep_distinct_paths() {
+        let file = SettingsFile {
+            path: PathBuf::from("c.json"),
+            format: Format::Json,
+            tree: parse(r#"{"a.b": "one", "a": {"b": "two"}}"#, Format::Json).unwrap(),
+        };
+        let mut found: Vec<(String, Vec<Segment>, String)> = file
+            .settings()
+            .into_iter()
+            .map(|s| (s.key, s.path, s.value))
+            .collect();
+        found.sort_by(|x, y| x.2.cmp(&y.2));
+        let key = |k: &str| Segment::Key(k.to_owned());
+        assert_eq!(
+            found,
+            vec![
+                ("a.b".to_owned(), vec![key("a.b")], "one".to_owned()),
+                ("a.b".to_owned(), vec![key("a"), key("b")], "two".to_owned()),
+            ]
+        );
     }
 }

@@ -182,6 +182,27 @@ async fn json_report_has_the_right_status_code_and_fix_per_row() {
     let report = report(&output);
     let rows = rows(&report);
     let expected = expectations();
+    // Rows come in the order the settings were found: file by file as given, then the
+    // environment.
+    let ranks: Vec<usize> = report["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let source = row["source"].as_str().unwrap();
+            if source.starts_with("env:") {
+                4
+            } else {
+                ["settings.toml", "settings.yaml", "appsettings.json", ".env"]
+                    .iter()
+                    .position(|name| source.ends_with(name))
+                    .unwrap_or_else(|| panic!("unexpected source {source}"))
+            }
+        })
+        .collect();
+    assert!(ranks.is_sorted(), "rows out of input order: {ranks:?}");
+    assert_eq!(ranks.first(), Some(&0), "{ranks:?}");
+    assert_eq!(ranks.last(), Some(&4), "{ranks:?}");
     assert_eq!(
         rows.keys().collect::<Vec<_>>().len(),
         expected.len(),

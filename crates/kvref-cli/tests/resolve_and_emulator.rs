@@ -84,6 +84,43 @@ async fn resolve_keeps_the_shape_and_redacts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn colliding_dotted_keys_each_get_their_own_secret() {
+    let emu = emulator().await;
+    emu.set_secret("myvault", "FlatKey", "cli-flat-secret-91d2")
+        .await;
+    emu.set_secret("myvault", "NestedKey", "cli-nested-secret-3b7e")
+        .await;
+    let files = Files::new();
+    let path = files.write(
+        "collide.json",
+        r#"{"a.b": "@Microsoft.KeyVault(VaultName=myvault;SecretName=FlatKey)", "a": {"b": "@Microsoft.KeyVault(VaultName=myvault;SecretName=NestedKey)"}}"#,
+    );
+    let path = path.to_str().unwrap();
+
+    let output = kvref(Some(&emu), &["resolve", path, "--show-secrets"], &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["a.b"], "cli-flat-secret-91d2");
+    assert_eq!(shown["a"]["b"], "cli-nested-secret-3b7e");
+
+    let output = kvref(Some(&emu), &["check", path, "--format", "json"], &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = report["references"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{report}");
+    let mut secrets: Vec<&str> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r["key"], "a.b");
+            assert_eq!(r["status"], "Resolved");
+            r["secret"].as_str().unwrap()
+        })
+        .collect();
+    secrets.sort();
+    assert_eq!(secrets, ["FlatKey", "NestedKey"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn resolve_with_a_failure_lists_it_and_exits_one() {
     let emu = emulator().await;
     let files = Files::new();
@@ -104,7 +141,7 @@ async fn resolve_with_a_failure_lists_it_and_exits_one() {
     );
     let err = stderr(&output);
     assert!(
-        err.contains("locked: AccessToKeyVaultDenied (lockedvault/Locked)"),
+        err.contains("setting `locked` (vault lockedvault.vault.azure.net, secret Locked): AccessToKeyVaultDenied"),
         "{err}"
     );
     assert!(err.contains("az role assignment create"), "{err}");
