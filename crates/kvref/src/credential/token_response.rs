@@ -189,15 +189,23 @@ fn parse_offset(text: &str) -> Option<Offset> {
     };
     let (hours, minutes) = match rest.split_once(':') {
         Some((h, m)) => (h, m),
-        None if rest.len() == 4 => rest.split_at(2),
+        // Only ASCII digits may be split by byte position: other text could split a character.
+        None if rest.len() == 4 && rest.bytes().all(|b| b.is_ascii_digit()) => rest.split_at(2),
         None => (rest, "0"),
     };
+    if !is_digits(hours) || !is_digits(minutes) {
+        return None;
+    }
     let hours: i32 = hours.parse().ok()?;
     let minutes: i32 = minutes.parse().ok()?;
     if !(0..=23).contains(&hours) || !(0..=59).contains(&minutes) {
         return None;
     }
     Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+}
+
+fn is_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A one-line, bounded description of an error body, taken from the fields identity endpoints
@@ -372,6 +380,19 @@ mod tests {
             "1/1/2020 01:00",
             "1/1/2020 01:00:00 +25:00",
             "1/1/2020 01:00:00 nonsense",
+        ] {
+            assert_eq!(parse_expires_on(&json!(bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn offsets_with_multi_byte_characters_are_rejected_without_panicking() {
+        // Four bytes after the sign, but 'é' spans bytes 1..3: splitting at 2 would panic.
+        for bad in [
+            "1/1/2020 1:1:1 +1é1",
+            "1/1/2020 1:1:1 -é12",
+            "1/1/2020 1:1:1 +12é",
+            "1/1/2020 1:1:1 +1:é",
         ] {
             assert_eq!(parse_expires_on(&json!(bad)), None, "{bad}");
         }
