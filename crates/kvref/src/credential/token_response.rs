@@ -45,8 +45,13 @@ pub(crate) fn parse_token_response(
     };
     let expires_on = expiry_from_fields(object.get("expires_on"), object.get("expires_in"), now)?;
     let mut access_token = AccessToken::new(token, expires_on);
-    if let Some(refresh_in) = object.get("refresh_in").and_then(seconds_value) {
-        access_token = access_token.with_refresh_on(now + SignedDuration::from_secs(refresh_in));
+    // A refresh_in too large to add to `now` is only a hint: ignore it rather than fail the token.
+    let refresh_on = object
+        .get("refresh_in")
+        .and_then(seconds_value)
+        .and_then(|refresh_in| now.checked_add(SignedDuration::from_secs(refresh_in)).ok());
+    if let Some(refresh_on) = refresh_on {
+        access_token = access_token.with_refresh_on(refresh_on);
     }
     Ok(access_token)
 }
@@ -426,6 +431,26 @@ mod tests {
         let token = parse_token_response(with_refresh, now).unwrap();
         assert_eq!(token.expires_on(), ts("2026-01-01T02:00:00Z"));
         assert_eq!(token.refresh_on(), Some(ts("2026-01-01T01:00:00Z")));
+    }
+
+    #[test]
+    fn an_out_of_range_refresh_in_is_ignored_without_panicking() {
+        let now = ts("2026-01-01T00:00:00Z");
+        for body in [
+            format!(
+                r#"{{"access_token":"t","expires_in":7200,"refresh_in":{}}}"#,
+                i64::MAX
+            ),
+            format!(
+                r#"{{"access_token":"t","expires_in":7200,"refresh_in":"{}"}}"#,
+                i64::MAX
+            ),
+            r#"{"access_token":"t","expires_in":7200,"refresh_in":1e300}"#.to_owned(),
+        ] {
+            let token = parse_token_response(body.as_bytes(), now).unwrap();
+            assert_eq!(token.expires_on(), ts("2026-01-01T02:00:00Z"), "{body}");
+            assert_eq!(token.refresh_on(), None, "{body}");
+        }
     }
 
     #[test]
