@@ -45,10 +45,12 @@ pub(crate) fn parse_token_response(
     };
     let expires_on = expiry_from_fields(object.get("expires_on"), object.get("expires_in"), now)?;
     let mut access_token = AccessToken::new(token, expires_on);
-    // A refresh_in too large to add to `now` is only a hint: ignore it rather than fail the token.
+    // refresh_in is only a hint: one too large to add to `now` is ignored rather than failing the
+    // token, and one of zero or less is ignored because it would make every use refresh.
     let refresh_on = object
         .get("refresh_in")
         .and_then(seconds_value)
+        .filter(|&refresh_in| refresh_in > 0)
         .and_then(|refresh_in| now.checked_add(SignedDuration::from_secs(refresh_in)).ok());
     if let Some(refresh_on) = refresh_on {
         access_token = access_token.with_refresh_on(refresh_on);
@@ -449,6 +451,17 @@ mod tests {
         ] {
             let token = parse_token_response(body.as_bytes(), now).unwrap();
             assert_eq!(token.expires_on(), ts("2026-01-01T02:00:00Z"), "{body}");
+            assert_eq!(token.refresh_on(), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_refresh_in_of_zero_or_less_is_ignored() {
+        let now = ts("2026-01-01T00:00:00Z");
+        for refresh_in in [r#"0"#, r#"-5"#, r#""-3600""#, r#"-0.5"#] {
+            let body =
+                format!(r#"{{"access_token":"t","expires_in":7200,"refresh_in":{refresh_in}}}"#);
+            let token = parse_token_response(body.as_bytes(), now).unwrap();
             assert_eq!(token.refresh_on(), None, "{body}");
         }
     }
