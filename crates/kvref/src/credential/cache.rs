@@ -25,8 +25,9 @@ const RETRY_FAILED_REFRESH_AFTER: Duration = Duration::from_secs(30);
 ///
 /// - However many tasks ask at once for the same (scope, tenant), the inner credential sees one
 ///   request; the others wait for its result.
-/// - A token is refreshed at its `refresh_on`, or 5 minutes before it expires (for tokens that
-///   live less than 10 minutes, half-way through their life). While one caller refreshes, the
+/// - A token is refreshed at its `refresh_on` (but never before half-way through its life), or
+///   5 minutes before it expires (for tokens that live less than 10 minutes, half-way through
+///   their life). While one caller refreshes, the
 ///   others keep getting the still-valid token.
 /// - If a refresh fails while the old token is still valid, the old token is returned (the
 ///   failure is logged at debug level) and the refresh is tried again 30 s later.
@@ -142,7 +143,9 @@ impl Cached {
         let lifetime = until(token.expires_on());
         let expires_at = now + lifetime;
         let refresh_at = match token.refresh_on() {
-            Some(refresh_on) => now + until(refresh_on).min(lifetime),
+            // A refresh_on in the past (or just after receipt) would make every caller refresh:
+            // keep at least half the token's remaining life before refreshing.
+            Some(refresh_on) => now + until(refresh_on).clamp(lifetime / 2, lifetime),
             None => expires_at - REFRESH_BEFORE_EXPIRY.min(lifetime / 2),
         };
         Self {
@@ -257,6 +260,8 @@ mod tests {
         lifetime: jiff::SignedDuration,
         fail: std::sync::atomic::AtomicBool,
         gate: tokio::sync::Semaphore,
+        /// When set, tokens carry a `refresh_on` this far from their issue time.
+        refresh_in: Option<jiff::SignedDuration>,
     }
 
     impl Scripted {
@@ -266,7 +271,14 @@ mod tests {
                 lifetime: jiff::SignedDuration::from_secs(lifetime_secs),
                 fail: false.into(),
                 gate: tokio::sync::Semaphore::new(GATE),
+                refresh_in: None,
             })
+        }
+
+        fn with_refresh_in(lifetime_secs: i64, refresh_in_secs: i64) -> Arc<Self> {
+            let mut scripted = Arc::into_inner(Self::new(lifetime_secs)).unwrap();
+            scripted.refresh_in = Some(jiff::SignedDuration::from_secs(refresh_in_secs));
+            Arc::new(scripted)
         }
     }
 
@@ -287,10 +299,12 @@ mod tests {
                     "down",
                 ));
             }
-            Ok(AccessToken::new(
-                format!("token-{n}"),
-                Timestamp::now() + self.lifetime,
-            ))
+            let issued = Timestamp::now();
+            let token = AccessToken::new(format!("token-{n}"), issued + self.lifetime);
+            Ok(match self.refresh_in {
+                Some(refresh_in) => token.with_refresh_on(issued + refresh_in),
+                None => token,
+            })
         }
     }
 
@@ -382,6 +396,32 @@ mod tests {
         assert_eq!(secret_of(&cache).await, "token-2");
         assert_eq!(secret_of(&cache).await, "token-2");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_on_in_the_past_waits_until_half_way() {
+        let inner = Scripted::with_refresh_in(3600, -60);
+        let cache = TokenCache::new(inner.clone());
+        for _ in 0..5 {
+            assert_eq!(secret_of(&cache).await, "token-1");
+        }
+        tokio::time::advance(Duration::from_secs(1800 - 10)).await;
+        assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(secret_of(&cache).await, "token-2");
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_on_is_followed_when_after_half_way() {
+        let inner = Scripted::with_refresh_in(3600, 2400);
+        let cache = TokenCache::new(inner.clone());
+        assert_eq!(secret_of(&cache).await, "token-1");
+        tokio::time::advance(Duration::from_secs(2400 - 10)).await;
+        assert_eq!(secret_of(&cache).await, "token-1");
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(secret_of(&cache).await, "token-2");
     }
 
     #[tokio::test(start_paused = true)]

@@ -224,6 +224,9 @@ pub(crate) async fn send_with_retry(
                 }
             }
             Err(error) => {
+                // reqwest's text names the full URL, query included (resource, client id,
+                // api-version): drop it so neither the debug log nor the message carries it.
+                let error = error.without_url();
                 let refused = is_connection_refused(&error);
                 let timed_out = error.is_timeout();
                 // A server whose certificate we reject will not change its mind.
@@ -312,6 +315,23 @@ mod tests {
     use super::*;
 
     const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[tokio::test]
+    async fn connection_failures_never_name_the_query() {
+        // A port nothing listens on: the connection is refused at once.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let url = format!("http://{addr}/msi/token?resource=QUERY-RESOURCE&client_id=QUERY-ID");
+        let client = reqwest::Client::new();
+        let failure = send_with_retry(&RetryOptions::none(), imds_transient, || client.get(&url))
+            .await
+            .err()
+            .unwrap();
+        assert!(failure.refused, "{}", failure.detail);
+        assert!(!failure.detail.contains("QUERY-"), "{}", failure.detail);
+        assert!(!failure.detail.contains("msi/token"), "{}", failure.detail);
+    }
 
     fn schedule(options: &RetryOptions, status: StatusCode) -> Vec<u64> {
         // Attempts take no time; returns the start time of every attempt.

@@ -45,8 +45,15 @@ pub(crate) fn parse_token_response(
     };
     let expires_on = expiry_from_fields(object.get("expires_on"), object.get("expires_in"), now)?;
     let mut access_token = AccessToken::new(token, expires_on);
-    if let Some(refresh_in) = object.get("refresh_in").and_then(seconds_value) {
-        access_token = access_token.with_refresh_on(now + SignedDuration::from_secs(refresh_in));
+    // refresh_in is only a hint: one too large to add to `now` is ignored rather than failing the
+    // token, and one of zero or less is ignored because it would make every use refresh.
+    let refresh_on = object
+        .get("refresh_in")
+        .and_then(seconds_value)
+        .filter(|&refresh_in| refresh_in > 0)
+        .and_then(|refresh_in| now.checked_add(SignedDuration::from_secs(refresh_in)).ok());
+    if let Some(refresh_on) = refresh_on {
+        access_token = access_token.with_refresh_on(refresh_on);
     }
     Ok(access_token)
 }
@@ -189,15 +196,23 @@ fn parse_offset(text: &str) -> Option<Offset> {
     };
     let (hours, minutes) = match rest.split_once(':') {
         Some((h, m)) => (h, m),
-        None if rest.len() == 4 => rest.split_at(2),
+        // Only ASCII digits may be split by byte position: other text could split a character.
+        None if rest.len() == 4 && rest.bytes().all(|b| b.is_ascii_digit()) => rest.split_at(2),
         None => (rest, "0"),
     };
+    if !is_digits(hours) || !is_digits(minutes) {
+        return None;
+    }
     let hours: i32 = hours.parse().ok()?;
     let minutes: i32 = minutes.parse().ok()?;
     if !(0..=23).contains(&hours) || !(0..=59).contains(&minutes) {
         return None;
     }
     Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+}
+
+fn is_digits(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A one-line, bounded description of an error body, taken from the fields identity endpoints
@@ -378,6 +393,19 @@ mod tests {
     }
 
     #[test]
+    fn offsets_with_multi_byte_characters_are_rejected_without_panicking() {
+        // Four bytes after the sign, but 'é' spans bytes 1..3: splitting at 2 would panic.
+        for bad in [
+            "1/1/2020 1:1:1 +1é1",
+            "1/1/2020 1:1:1 -é12",
+            "1/1/2020 1:1:1 +12é",
+            "1/1/2020 1:1:1 +1:é",
+        ] {
+            assert_eq!(parse_expires_on(&json!(bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn imds_and_app_service_fixtures_parse() {
         let now = ts("2018-10-19T00:00:00Z");
         let imds = IMDS_FIXTURE;
@@ -405,6 +433,37 @@ mod tests {
         let token = parse_token_response(with_refresh, now).unwrap();
         assert_eq!(token.expires_on(), ts("2026-01-01T02:00:00Z"));
         assert_eq!(token.refresh_on(), Some(ts("2026-01-01T01:00:00Z")));
+    }
+
+    #[test]
+    fn an_out_of_range_refresh_in_is_ignored_without_panicking() {
+        let now = ts("2026-01-01T00:00:00Z");
+        for body in [
+            format!(
+                r#"{{"access_token":"t","expires_in":7200,"refresh_in":{}}}"#,
+                i64::MAX
+            ),
+            format!(
+                r#"{{"access_token":"t","expires_in":7200,"refresh_in":"{}"}}"#,
+                i64::MAX
+            ),
+            r#"{"access_token":"t","expires_in":7200,"refresh_in":1e300}"#.to_owned(),
+        ] {
+            let token = parse_token_response(body.as_bytes(), now).unwrap();
+            assert_eq!(token.expires_on(), ts("2026-01-01T02:00:00Z"), "{body}");
+            assert_eq!(token.refresh_on(), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_refresh_in_of_zero_or_less_is_ignored() {
+        let now = ts("2026-01-01T00:00:00Z");
+        for refresh_in in [r#"0"#, r#"-5"#, r#""-3600""#, r#"-0.5"#] {
+            let body =
+                format!(r#"{{"access_token":"t","expires_in":7200,"refresh_in":{refresh_in}}}"#);
+            let token = parse_token_response(body.as_bytes(), now).unwrap();
+            assert_eq!(token.refresh_on(), None, "{body}");
+        }
     }
 
     #[test]

@@ -5,11 +5,10 @@
 //! `mi_res_id`. Errors come as `{"statusCode":400,"message":"…","correlationId":"…"}`.
 
 use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Context, ManagedIdentitySource, SelectorNames, endpoint_url, error, fetch, secret_from,
-    status_text, unreachable, with_query,
+    Context, ManagedIdentitySource, SecretHeader, SelectorNames, endpoint_url, error, fetch,
+    secret_header, status_text, unreachable, with_query,
 };
 use crate::Env;
 use crate::credential::retry::{Reply, RetryOptions};
@@ -44,7 +43,7 @@ const ASSIGN_USER_IDENTITY: &str = concat!(
 
 pub(super) struct AppService {
     url: url::Url,
-    header: SecretString,
+    header: SecretHeader,
     transport: HttpTransport,
     retry: RetryOptions,
 }
@@ -65,7 +64,7 @@ impl AppService {
     ) -> Result<Self, CredentialError> {
         Ok(Self {
             url: endpoint_url(env, "IDENTITY_ENDPOINT")?,
-            header: secret_from(env, PROTOCOL.variable),
+            header: secret_header(env, PROTOCOL.variable),
             transport,
             retry,
         })
@@ -83,6 +82,7 @@ impl AppService {
             query.into_iter().chain(SELECTORS.pair(ctx.identity)),
         );
         let client = self.transport.identity_client();
+        let header = self.header.value(SOURCE)?;
         fetch(
             SOURCE,
             &self.retry,
@@ -90,7 +90,7 @@ impl AppService {
             || {
                 client
                     .get(url.clone())
-                    .header(PROTOCOL.secret, self.header.expose_secret())
+                    .header(PROTOCOL.secret, header.clone())
             },
             |failure| unreachable(SOURCE, &self.url, failure),
         )

@@ -93,6 +93,16 @@ impl Arc {
             })?;
         let key_path = check_key_path(Path::new(realm), &self.tokens_dir)?;
         let key = read_key(&key_path, &self.tokens_dir).await?;
+        let authorization = super::sensitive_header(&format!("Basic {key}")).ok_or_else(|| {
+            error(
+                CredentialErrorKind::InvalidResponse,
+                format!(
+                    "the Azure Arc key file {} holds characters an HTTP header cannot carry",
+                    key_path.display()
+                ),
+            )
+            .with_fix("restart the Azure Connected Machine agent (azcmagent) to issue a new key")
+        })?;
 
         fetch(
             SOURCE,
@@ -102,7 +112,7 @@ impl Arc {
                 client
                     .get(url.clone())
                     .header("Metadata", "true")
-                    .header("Authorization", format!("Basic {key}"))
+                    .header("Authorization", authorization.clone())
             },
             |failure| unreachable(SOURCE, &self.url, failure),
         )

@@ -92,7 +92,7 @@ impl Imds {
             Ok(Err(e)) if e.is_timeout() => Err(silent()),
             Ok(Err(e)) => Err(self.absent(&format!(
                 "it could not be reached ({})",
-                crate::transport::error_chain(&e)
+                crate::transport::error_chain(&e.without_url())
             ))),
             Err(_) => Err(silent()),
         }

@@ -5,11 +5,10 @@
 //! credential is built); Azure Machine Learning's `DEFAULT_IDENTITY_CLIENT_ID` is the default.
 //! `expires_on` comes as a date string such as `1/16/2020 5:24:12 AM +00:00`.
 
-use secrecy::{ExposeSecret, SecretString};
-
 use super::app_service::{Protocol, refusal};
 use super::{
-    Context, ManagedIdentitySource, endpoint_url, fetch, secret_from, unreachable, with_query,
+    Context, ManagedIdentitySource, SecretHeader, endpoint_url, fetch, secret_header, unreachable,
+    with_query,
 };
 use crate::Env;
 use crate::credential::retry::RetryOptions;
@@ -27,7 +26,7 @@ const PROTOCOL: Protocol = Protocol {
 
 pub(super) struct LegacyAppService {
     url: url::Url,
-    header: SecretString,
+    header: SecretHeader,
     /// Azure Machine Learning compute names its identity in `DEFAULT_IDENTITY_CLIENT_ID`; it is
     /// used when nothing else chose one (as the Azure SDKs do for this protocol).
     default_client_id: Option<String>,
@@ -51,7 +50,7 @@ impl LegacyAppService {
     ) -> Result<Self, CredentialError> {
         Ok(Self {
             url: endpoint_url(env, "MSI_ENDPOINT")?,
-            header: secret_from(env, PROTOCOL.variable),
+            header: secret_header(env, PROTOCOL.variable),
             default_client_id: env.get("DEFAULT_IDENTITY_CLIENT_ID").map(str::to_owned),
             transport,
             retry,
@@ -77,15 +76,12 @@ impl LegacyAppService {
                 .chain(client_id.map(|id| ("clientid", id))),
         );
         let client = self.transport.identity_client();
+        let header = self.header.value(SOURCE)?;
         fetch(
             SOURCE,
             &self.retry,
             is_transient_status,
-            || {
-                client
-                    .get(url.clone())
-                    .header("secret", self.header.expose_secret())
-            },
+            || client.get(url.clone()).header("secret", header.clone()),
             |failure| unreachable(SOURCE, &self.url, failure),
         )
         .await?

@@ -26,7 +26,6 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use reqwest::StatusCode;
-use secrecy::SecretString;
 
 use super::retry::{NoResponse, Reply, RetryOptions, send_with_retry};
 use super::token_response::{describe_error_body, parse_token_response};
@@ -455,8 +454,48 @@ pub(super) fn endpoint_url(env: &Env, variable: &str) -> Result<url::Url, Creden
 }
 
 /// A secret the platform puts in the environment (an identity header), kept out of Debug.
-pub(super) fn secret_from(env: &Env, variable: &str) -> SecretString {
-    SecretString::from(env.get(variable).unwrap_or_default().to_owned())
+pub(super) fn secret_header(env: &Env, variable: &'static str) -> SecretHeader {
+    SecretHeader {
+        variable,
+        value: sensitive_header(env.get(variable).unwrap_or_default()),
+    }
+}
+
+/// A header value built once and marked sensitive, so that neither http's `Debug` nor HTTP/2
+/// header compression ever exposes it. `None` when the text cannot be a header value.
+pub(super) fn sensitive_header(text: &str) -> Option<reqwest::header::HeaderValue> {
+    let mut value = reqwest::header::HeaderValue::from_str(text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// An identity endpoint's secret from the environment, ready to send as a header.
+pub(super) struct SecretHeader {
+    variable: &'static str,
+    value: Option<reqwest::header::HeaderValue>,
+}
+
+impl SecretHeader {
+    /// The header value, or an error naming the variable (never its value) when the variable
+    /// holds characters a header cannot carry.
+    pub(super) fn value(
+        &self,
+        source: ManagedIdentitySource,
+    ) -> Result<reqwest::header::HeaderValue, CredentialError> {
+        self.value.clone().ok_or_else(|| {
+            error(
+                CredentialErrorKind::InvalidConfiguration,
+                format!(
+                    "the {source} identity secret in {} holds characters an HTTP header cannot carry",
+                    self.variable
+                ),
+            )
+            .with_fix(format!(
+                "unset {} or set it to the value the platform provides",
+                self.variable
+            ))
+        })
+    }
 }
 
 /// The query parameters a protocol selects a user-assigned identity with.
@@ -620,6 +659,30 @@ mod tests {
 
     fn detect(pairs: &[(&str, &str)], arc_agent: bool) -> ManagedIdentitySource {
         ManagedIdentitySource::detect_with(&Env::from_pairs(pairs.iter().copied()), arc_agent)
+    }
+
+    #[test]
+    fn identity_secrets_become_sensitive_header_values() {
+        let env = Env::from_pairs([("IDENTITY_HEADER", "HEADER-SECRET")]);
+        let header = secret_header(&env, "IDENTITY_HEADER")
+            .value(ManagedIdentitySource::AppService)
+            .unwrap();
+        assert!(header.is_sensitive());
+        assert_eq!(header.to_str().unwrap(), "HEADER-SECRET");
+        assert!(!format!("{header:?}").contains("HEADER-SECRET"));
+        assert!(sensitive_header("Basic key").unwrap().is_sensitive());
+    }
+
+    #[test]
+    fn a_secret_a_header_cannot_carry_is_a_configuration_error_without_the_value() {
+        let env = Env::from_pairs([("IDENTITY_HEADER", "BAD\nSECRET")]);
+        let err = secret_header(&env, "IDENTITY_HEADER")
+            .value(ManagedIdentitySource::AppService)
+            .unwrap_err();
+        assert_eq!(err.kind(), CredentialErrorKind::InvalidConfiguration);
+        assert!(err.to_string().contains("IDENTITY_HEADER"), "{err}");
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        assert!(!format!("{err:?}").contains("SECRET"), "{err:?}");
     }
 
     #[test]

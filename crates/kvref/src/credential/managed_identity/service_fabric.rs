@@ -14,12 +14,11 @@ use rustls::DigitallySignedStruct;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use secrecy::{ExposeSecret, SecretString};
 use sha1::{Digest, Sha1};
 
 use super::{
-    ManagedIdentitySource, endpoint_url, error, fetch, secret_from, status_text, unreachable,
-    with_query,
+    ManagedIdentitySource, SecretHeader, endpoint_url, error, fetch, secret_header, status_text,
+    unreachable, with_query,
 };
 use crate::Env;
 use crate::credential::retry::{Reply, RetryOptions};
@@ -31,7 +30,7 @@ const SOURCE: ManagedIdentitySource = ManagedIdentitySource::ServiceFabric;
 
 pub(super) struct ServiceFabric {
     url: url::Url,
-    header: SecretString,
+    header: SecretHeader,
     client: reqwest::Client,
     retry: RetryOptions,
 }
@@ -61,7 +60,7 @@ impl ServiceFabric {
         let client = pinned_client(transport, thumbprint)?;
         Ok(Self {
             url,
-            header: secret_from(env, "IDENTITY_HEADER"),
+            header: secret_header(env, "IDENTITY_HEADER"),
             client,
             retry,
         })
@@ -76,6 +75,7 @@ impl ServiceFabric {
             &self.url,
             [("api-version", API_VERSION), ("resource", resource)],
         );
+        let header = self.header.value(SOURCE)?;
         fetch(
             SOURCE,
             &self.retry,
@@ -83,7 +83,7 @@ impl ServiceFabric {
             || {
                 self.client
                     .get(url.clone())
-                    .header("Secret", self.header.expose_secret())
+                    .header("Secret", header.clone())
             },
             |failure| {
                 let err = unreachable(SOURCE, &self.url, failure);
