@@ -143,7 +143,8 @@ fn token(shared: &Shared, req: &Req, tenant: &str) -> Response<Body> {
             "The endpoint only accepts POST requests. Received a GET request.",
         );
     }
-    if !tenant_matches(shared, tenant) || matches!(tenant, "organizations" | "common") {
+    // A token request names the tenant itself: "common" and "organizations" are for discovery.
+    if !tenant.eq_ignore_ascii_case(shared.tenant_id()) {
         return tenant_not_found(tenant);
     }
     let form = req.form();
