@@ -1,10 +1,8 @@
 //! Builds the resolver `check` and `resolve` use: the library's connection (local emulator mode
 //! or Azure) with the identity the flags select, and the resolver's limits.
 
-use kvref::Env;
-use kvref::connect::{ConnectOptions, Connection};
 use kvref::credential::UserAssignedId;
-use kvref::resolve::Resolver;
+use kvref::{Env, Resolver};
 
 use crate::CliError;
 use crate::cli::ConnectionArgs;
@@ -12,25 +10,21 @@ use crate::cli::ConnectionArgs;
 /// The resolver for these options, in local emulator mode when `--emulator` or `KVREF_EMULATOR`
 /// asks for it.
 pub(crate) async fn resolver(args: &ConnectionArgs, env: &Env) -> Result<Resolver, CliError> {
-    let mut options = ConnectOptions::default();
+    let mut builder = Resolver::builder();
     if let Some(url) = &args.emulator {
-        options = options.emulator(url);
+        builder = builder.emulator(url);
     }
     if let Some(id) = user_assigned(args) {
         tracing::debug!(identity = ?id, "user-assigned identity chosen on the command line");
-        options = options.user_assigned(id);
+        builder = builder.user_assigned(id);
     }
-    let connection = Connection::connect(env, options).await?;
-    let mut builder = connection.resolver();
     if let Some(budget) = args.timeout {
         builder = builder.budget(budget);
     }
     for suffix in &args.allow_vault_suffix {
         builder = builder.allow_vault_suffix(suffix);
     }
-    builder
-        .build()
-        .map_err(|e| CliError(format!("cannot set up the resolver: {e}")))
+    Ok(builder.connect(env).await?)
 }
 
 fn user_assigned(args: &ConnectionArgs) -> Option<UserAssignedId> {

@@ -2,11 +2,11 @@
 //! `--show-secrets` asks for them.
 
 use kvref::Env;
-use kvref::resolve::Outcome;
+use kvref::Outcome;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
-use crate::check::KeyedSettings;
+use crate::check::FoundSettings;
 use crate::cli::ResolveArgs;
 use crate::render::{OutputFormat, render};
 use crate::settings::{Format, SettingsFile, replace_leaf};
@@ -15,9 +15,9 @@ use crate::{CliError, EXIT_FAILED, EXIT_OK, connect, write_stdout};
 pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
     let env = Env::from_process();
     let file = SettingsFile::read(&args.file)?;
-    let keyed = KeyedSettings::new(file.settings());
+    let found = FoundSettings::new(file.settings());
     let resolver = connect::resolver(&args.connection, &env).await?;
-    let resolution = resolver.resolve(keyed.resolver_input()).await;
+    let resolution = resolver.resolve(found.resolver_input()).await;
 
     if let Some(error) = resolution.error() {
         // The library's own text: key, vault, secret, status, code, message and fix; never a value.
@@ -28,9 +28,10 @@ pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
 
     let mut tree = file.tree.clone();
     for outcome in resolution.outcomes() {
-        let (Some(setting), Some(value)) = (keyed.setting(outcome.key()), outcome.value()) else {
+        let Some(value) = outcome.value() else {
             continue;
         };
+        let setting = found.setting(outcome);
         let shown = if args.show_secrets {
             value.expose_secret().to_owned()
         } else {
@@ -51,16 +52,8 @@ pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
 
 /// `<redacted: myvault/DbPassword@0123...>`: what was resolved, without the value.
 fn redacted(outcome: &Outcome) -> String {
-    let version = outcome
-        .resolved_version()
-        .or_else(|| outcome.reference().and_then(|r| r.version()))
-        .unwrap_or("latest");
-    match outcome.reference() {
-        Some(r) => format!(
-            "<redacted: {}/{}@{version}>",
-            r.vault_name(),
-            r.secret_name()
-        ),
-        None => "<redacted>".to_owned(),
-    }
+    format!(
+        "<redacted: {}>",
+        outcome.provenance().unwrap_or_else(|| "secret".into())
+    )
 }

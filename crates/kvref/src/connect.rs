@@ -1,121 +1,45 @@
-//! One entry point from the environment to a resolver: the same code on Azure, on a developer's
-//! machine and against the kvref emulator.
-//!
-//! [`Connection::from_env`] looks at the environment once and decides everything a resolver needs:
-//!
-//! - with `KVREF_EMULATOR` set (or [`ConnectOptions::emulator`]), local development mode
-//!   ([`crate::local`]): vault hosts go to the emulator, its CA is trusted, and the emulator's App
-//!   Service identity is used unless the environment names an identity source itself; developer
-//!   tools (`az`, `azd`) are left out, since they would fetch real Azure tokens;
-//! - otherwise the process-wide transport and the [`DefaultCredential`] chain (environment,
-//!   workload identity, managed identity, Azure CLI, Azure Developer CLI).
-//!
-//! The credential is wrapped in a [`TokenCache`](crate::credential::TokenCache) by the resolver, so one token serves every vault
-//! of the same cloud and tenant.
-//!
-//! ```no_run
-//! # async fn start() -> Result<(), kvref::error::Error> {
-//! use kvref::Env;
-//! use kvref::connect::Connection;
-//!
-//! let connection = Connection::from_env(&Env::from_process()).await?;
-//! let resolver = connection.resolver().build()?;
-//! let settings = [("db.password", "@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)")];
-//! let resolution = resolver.resolve(settings).await;
-//! let settings = resolution.apply(settings)?; // fails, listing every failure, unless all resolved
-//! # let _ = settings; Ok(()) }
-//! ```
+//! From the environment to what a resolver needs: the transport and the credential chain, on
+//! Azure or, in local mode, against the kvref emulator. Reached through
+//! [`ResolverBuilder::connect`](crate::ResolverBuilder::connect) and
+//! [`Resolver::from_env`](crate::Resolver::from_env).
 
-use std::fmt;
 use std::sync::Arc;
 
 use crate::Env;
-use crate::credential::{
-    DefaultCredential, DefaultCredentialOptions, TokenCredential, UserAssignedId,
-};
+use crate::credential::{DefaultCredential, DefaultCredentialOptions, UserAssignedId};
 use crate::error::Error;
+#[cfg(feature = "local")]
 use crate::local::LocalEmulator;
-use crate::resolve::{Resolver, ResolverBuilder};
 use crate::transport::HttpTransport;
 
-/// Choices that the environment alone does not make.
+/// The choices that the environment alone does not make.
 #[derive(Clone, Debug, Default)]
-#[non_exhaustive]
-pub struct ConnectOptions {
-    /// The user-assigned managed identity to use; it takes precedence over `AZURE_CLIENT_ID`.
-    pub user_assigned: Option<UserAssignedId>,
-    /// A kvref emulator URL to use instead of `KVREF_EMULATOR` (as `kvref --emulator URL` does).
-    pub emulator: Option<String>,
-    /// Leave the developer tools (`az`, `azd`) out of the credential chain, as production should.
-    pub exclude_developer_credentials: bool,
+pub(crate) struct ConnectOptions {
+    pub(crate) user_assigned: Option<UserAssignedId>,
+    pub(crate) emulator: Option<String>,
+    pub(crate) exclude_developer_credentials: bool,
 }
 
-impl ConnectOptions {
-    /// Uses this user-assigned identity.
-    pub fn user_assigned(mut self, id: UserAssignedId) -> Self {
-        self.user_assigned = Some(id);
-        self
-    }
-
-    /// Talks to the kvref emulator at `url` (a loopback `http://` URL).
-    pub fn emulator(mut self, url: impl Into<String>) -> Self {
-        self.emulator = Some(url.into());
-        self
-    }
-
-    /// Leaves `az` and `azd` out of the credential chain.
-    pub fn exclude_developer_credentials(mut self) -> Self {
-        self.exclude_developer_credentials = true;
-        self
-    }
-}
-
-/// How this process reaches Key Vault: the transport, the credential, and whether it is the
-/// local emulator.
-#[derive(Clone)]
-pub struct Connection {
-    transport: HttpTransport,
-    credential: Arc<DefaultCredential>,
-    local: Option<LocalEmulator>,
-}
-
-impl fmt::Debug for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection")
-            .field("credential", &self.credential.name())
-            .field(
-                "local_emulator",
-                &self.local.as_ref().map(LocalEmulator::url),
-            )
-            .finish()
-    }
+/// How this process reaches Key Vault.
+pub(crate) struct Connection {
+    pub(crate) transport: HttpTransport,
+    pub(crate) credential: Arc<DefaultCredential>,
+    pub(crate) local: bool,
 }
 
 impl Connection {
-    /// Works out the connection from `env` alone.
-    pub async fn from_env(env: &Env) -> Result<Connection, Error> {
-        Self::connect(env, ConnectOptions::default()).await
-    }
-
-    /// Works out the connection from `env` and `options`.
-    pub async fn connect(env: &Env, options: ConnectOptions) -> Result<Connection, Error> {
-        let local = match &options.emulator {
-            Some(url) => Some(LocalEmulator::connect(url).await.map_err(configuration)?),
-            None => LocalEmulator::from_env(env).await.map_err(configuration)?,
-        };
-        let (transport, credential_env) = match &local {
-            Some(local) => (
-                local.transport().map_err(configuration)?,
-                local.credential_env(env),
-            ),
-            None => (HttpTransport::shared().map_err(configuration)?, env.clone()),
-        };
+    /// Works out the connection from `env` and `options`: local mode when `KVREF_EMULATOR` or
+    /// the emulator option asks for it (developer tools are then left out, since they would fetch
+    /// real Azure tokens), otherwise the process-wide transport and the default chain.
+    pub(crate) async fn connect(env: &Env, options: ConnectOptions) -> Result<Connection, Error> {
+        let (transport, credential_env, local) = Self::transport_and_env(env, &options).await?;
         let mut credential_options =
             DefaultCredentialOptions::new(credential_env, transport.clone());
         credential_options.user_assigned = options.user_assigned;
         credential_options.exclude_developer_credentials =
-            options.exclude_developer_credentials || local.is_some();
-        let credential = DefaultCredential::new(credential_options).map_err(configuration)?;
+            options.exclude_developer_credentials || local;
+        let credential =
+            DefaultCredential::new(credential_options).map_err(Error::credential_setup)?;
         Ok(Connection {
             transport,
             credential: Arc::new(credential),
@@ -123,40 +47,48 @@ impl Connection {
         })
     }
 
-    /// The HTTP transport to use.
-    pub fn transport(&self) -> &HttpTransport {
-        &self.transport
+    #[cfg(feature = "local")]
+    async fn transport_and_env(
+        env: &Env,
+        options: &ConnectOptions,
+    ) -> Result<(HttpTransport, Env, bool), Error> {
+        let local = match &options.emulator {
+            Some(url) => Some(LocalEmulator::connect(url).await.map_err(Error::local)?),
+            None => LocalEmulator::from_env(env).await.map_err(Error::local)?,
+        };
+        match local {
+            Some(local) => Ok((
+                local.transport().map_err(Error::transport)?,
+                local.credential_env(env),
+                true,
+            )),
+            None => Ok((
+                HttpTransport::shared().map_err(Error::transport)?,
+                env.clone(),
+                false,
+            )),
+        }
     }
 
-    /// The credential chain to use.
-    pub fn credential(&self) -> Arc<dyn TokenCredential> {
-        self.credential.clone()
+    #[cfg(not(feature = "local"))]
+    async fn transport_and_env(
+        env: &Env,
+        options: &ConnectOptions,
+    ) -> Result<(HttpTransport, Env, bool), Error> {
+        if options.emulator.is_some() {
+            return Err(Error::configuration(
+                "the emulator option needs kvref's `local` cargo feature, which this build leaves out",
+            ));
+        }
+        if env.contains("KVREF_EMULATOR") {
+            tracing::warn!(
+                "KVREF_EMULATOR is set but this build of kvref has no local mode (cargo feature `local`); ignored"
+            );
+        }
+        Ok((
+            HttpTransport::shared().map_err(Error::transport)?,
+            env.clone(),
+            false,
+        ))
     }
-
-    /// The same chain with its concrete type, to ask which members it holds.
-    pub fn default_credential(&self) -> &DefaultCredential {
-        &self.credential
-    }
-
-    /// Whether local development mode is on.
-    pub fn is_local(&self) -> bool {
-        self.local.is_some()
-    }
-
-    /// The local emulator, when local development mode is on.
-    pub fn local_emulator(&self) -> Option<&LocalEmulator> {
-        self.local.as_ref()
-    }
-
-    /// A resolver builder already holding this connection's credential and transport; set limits
-    /// and policies on it, then `build()`.
-    pub fn resolver(&self) -> ResolverBuilder {
-        Resolver::builder()
-            .credential(self.credential())
-            .transport(self.transport.clone())
-    }
-}
-
-fn configuration(error: impl fmt::Display) -> Error {
-    Error::configuration(error.to_string())
 }

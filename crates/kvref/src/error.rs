@@ -6,12 +6,13 @@
 
 use std::fmt;
 
-use crate::resolve::ResolveStatus;
+use crate::status::ResolveStatus;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A kvref error: unresolved references, or a configuration that cannot work.
 ///
 /// ```
-/// use kvref::resolve::UnresolvedPolicy;
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// # #[derive(Debug)] struct NoCredential;
 /// # #[async_trait::async_trait]
@@ -20,15 +21,14 @@ use crate::resolve::ResolveStatus;
 /// #     async fn get_token(&self, _: &kvref::credential::TokenRequest)
 /// #         -> Result<kvref::credential::AccessToken, kvref::credential::CredentialError> { unreachable!() }
 /// # }
-/// let resolver = kvref::resolve::Resolver::builder()
+/// let resolver = kvref::Resolver::builder()
 ///     .credential(std::sync::Arc::new(NoCredential))
 ///     .build()
 ///     .unwrap();
-/// let settings = vec![("Db".to_string(), "@KeyVault(VaultName=x;SecretName=Db)".to_string())];
-/// let resolution = resolver.resolve(settings.clone()).await;
-/// let error = resolution.apply(settings).unwrap_err();
+/// let settings = [("Db", "@KeyVault(VaultName=x;SecretName=Db)")];
+/// let error = resolver.resolve(settings).await.into_result().unwrap_err();
 /// assert!(error.is_unresolved());
-/// assert!(error.has_status(kvref::resolve::ResolveStatus::InvalidSyntax));
+/// assert!(error.has_status(kvref::ResolveStatus::InvalidSyntax));
 /// assert!(error.to_string().contains("setting `Db`"));
 /// # });
 /// ```
@@ -38,7 +38,24 @@ pub struct Error {
 
 enum Inner {
     Unresolved(Vec<Failure>),
-    Configuration(String),
+    Configuration {
+        kind: ConfigurationKind,
+        message: String,
+        source: Option<BoxError>,
+    },
+}
+
+/// Which part of the set-up failed, for the `is_*` queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConfigurationKind {
+    /// A builder option or limit.
+    Options,
+    /// The credential chain could not be set up from the environment.
+    Credential,
+    /// Local mode (`KVREF_EMULATOR`) could not start.
+    Local,
+    /// The HTTP transport could not be built.
+    Transport,
 }
 
 /// One setting that could not be resolved, as the error reports it.
@@ -61,8 +78,43 @@ impl Error {
     }
 
     pub(crate) fn configuration(message: impl Into<String>) -> Self {
+        Self::setup(ConfigurationKind::Options, message.into(), None)
+    }
+
+    /// A builder option that failed validation, keeping the validator's error as the source.
+    pub(crate) fn invalid_option(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::setup(ConfigurationKind::Options, source.to_string(), Some(Box::new(source)))
+    }
+
+    pub(crate) fn credential_setup(
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::setup(ConfigurationKind::Credential, source.to_string(), Some(Box::new(source)))
+    }
+
+    #[cfg(feature = "local")]
+    pub(crate) fn local(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::setup(ConfigurationKind::Local, source.to_string(), Some(Box::new(source)))
+    }
+
+    pub(crate) fn transport(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::setup(ConfigurationKind::Transport, source.to_string(), Some(Box::new(source)))
+    }
+
+    fn setup(kind: ConfigurationKind, message: String, source: Option<BoxError>) -> Self {
         Self {
-            inner: Box::new(Inner::Configuration(message.into())),
+            inner: Box::new(Inner::Configuration {
+                kind,
+                message,
+                source,
+            }),
+        }
+    }
+
+    fn configuration_kind(&self) -> Option<ConfigurationKind> {
+        match &*self.inner {
+            Inner::Configuration { kind, .. } => Some(*kind),
+            Inner::Unresolved(_) => None,
         }
     }
 
@@ -73,7 +125,24 @@ impl Error {
 
     /// Whether the resolver's configuration is invalid (bad vault suffix, no credential…).
     pub fn is_configuration(&self) -> bool {
-        matches!(*self.inner, Inner::Configuration(_))
+        matches!(*self.inner, Inner::Configuration { .. })
+    }
+
+    /// Whether the credential chain could not be set up from the environment (a bad
+    /// `AZURE_TOKEN_CREDENTIALS`, an unreadable certificate, …); [`source`](std::error::Error::source)
+    /// holds the credential's own error.
+    pub fn is_credential(&self) -> bool {
+        self.configuration_kind() == Some(ConfigurationKind::Credential)
+    }
+
+    /// Whether local mode (`KVREF_EMULATOR`) could not start: the emulator is down, or refused.
+    pub fn is_local(&self) -> bool {
+        self.configuration_kind() == Some(ConfigurationKind::Local)
+    }
+
+    /// Whether the HTTP transport could not be built (a bad root certificate, …).
+    pub fn is_transport(&self) -> bool {
+        self.configuration_kind() == Some(ConfigurationKind::Transport)
     }
 
     /// Whether any failed setting has `status`.
@@ -114,7 +183,7 @@ impl Error {
     fn failures(&self) -> &[Failure] {
         match &*self.inner {
             Inner::Unresolved(failures) => failures,
-            Inner::Configuration(_) => &[],
+            Inner::Configuration { .. } => &[],
         }
     }
 }
@@ -122,7 +191,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
-            Inner::Configuration(message) => write!(f, "invalid kvref configuration: {message}"),
+            Inner::Configuration { message, .. } => {
+                write!(f, "invalid kvref configuration: {message}")
+            }
             Inner::Unresolved(failures) => {
                 let n = failures.len();
                 write!(
@@ -165,10 +236,24 @@ impl fmt::Display for Failure {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &*self.inner {
-            Inner::Configuration(message) => f.debug_tuple("Configuration").field(message).finish(),
+            Inner::Configuration { kind, message, .. } => f
+                .debug_struct("Configuration")
+                .field("kind", kind)
+                .field("message", message)
+                .finish_non_exhaustive(),
             Inner::Unresolved(failures) => f.debug_tuple("Unresolved").field(failures).finish(),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.inner {
+            Inner::Configuration {
+                source: Some(source),
+                ..
+            } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}

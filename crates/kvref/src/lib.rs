@@ -12,22 +12,30 @@
 //! settings reach the application. The same code runs on every Azure host, on a developer's
 //! machine (`az login`) and, with `KVREF_EMULATOR` set, against the kvref emulator.
 //!
-//! # Start-up in three lines
+//! # Start-up in one line
 //!
-//! ```no_run
-//! # async fn start() -> Result<(), kvref::error::Error> {
-//! use kvref::{Env, connect::Connection};
-//!
-//! let settings = vec![
-//!     ("db.host".to_string(), "db.internal".to_string()),
-//!     ("db.password".to_string(), "@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)".to_string()),
-//! ];
-//! let resolver = Connection::from_env(&Env::from_process()).await?.resolver().build()?;
-//! let resolution = resolver.resolve(settings.clone()).await;
-//! // Every reference replaced, or one error that lists every failure with its fix.
-//! let settings = resolution.apply(settings)?;
-//! # let _ = settings; Ok(()) }
 //! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let emulator = kvref_emulator::Emulator::start(kvref_emulator::EmulatorConfig::sample()).await.unwrap();
+//! # let env = kvref::Env::from_pairs([("KVREF_EMULATOR", format!("http://{}", emulator.http_addr()))]);
+//! # let from_env = || kvref::Resolver::builder().connect(&env);
+//! let settings = [
+//!     ("db.host", "db.internal"),
+//!     ("db.password", "@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)"),
+//! ];
+//! # let resolver = from_env().await?;
+//! # /*
+//! let resolver = kvref::Resolver::from_env().await?;   // managed identity, or KVREF_EMULATOR
+//! # */
+//! // Every reference resolved, or one error that lists every failure with its fix.
+//! let resolved = resolver.resolve(settings).await.into_result()?;
+//! assert_eq!(resolved.secrets().count(), 1);
+//! # Ok::<(), kvref::Error>(()) }).unwrap();
+//! ```
+//!
+//! Apps that load settings with `config` or `figment` use the `kvref-config` and
+//! `kvref-figment` crates instead, which walk the settings tree, resolve it with this crate and
+//! overlay the secrets, keeping every other value's type.
 //!
 //! # What is where
 //!
@@ -36,9 +44,9 @@
 //! | [`reference`](mod@reference) | the reference grammar, its canonical form, and the vault host allow-list |
 //! | [`credential`] | tokens without secrets: managed identity everywhere, workload identity, developer tools, the chain, the token cache |
 //! | [`vault`] | the Key Vault client: challenge authentication, retries that honour `Retry-After`, typed errors |
-//! | [`resolve`] | many settings at once: deduplicated, bounded per vault, within a budget, a status and fix per setting |
-//! | [`connect`] | from the environment to a resolver, on Azure or against the local emulator |
-//! | [`local`] | local development mode (`KVREF_EMULATOR`) |
+//! | [`resolve`] | many settings at once: deduplicated, bounded per vault, within a budget, a status and fix per setting; [`Resolver::refresh`] for rotation |
+//! | [`allow_list`] | the vault hosts a reference may point at: the security boundary |
+//! | `local` | local development mode (`KVREF_EMULATOR`; cargo feature `local`, on by default) |
 //! | [`transport`] | the HTTP clients (rustls, timeouts, no proxy for identity endpoints) |
 //! | [`error`] | the public error |
 //!
@@ -49,17 +57,27 @@
 //! - Secret values are [`secrecy::SecretString`]: never in `Debug`, `Display`, logs or errors.
 //! - A resolved value is never parsed again: a secret that looks like a reference stays a value.
 //! - By default start-up fails when any reference cannot be resolved; keeping the literal or
-//!   dropping the setting are explicit choices ([`resolve::UnresolvedPolicy`]).
+//!   dropping the setting are explicit choices ([`UnresolvedPolicy`]).
 
-pub mod connect;
+pub mod allow_list;
+mod connect;
 pub mod credential;
 pub mod env;
 pub mod error;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod reference;
 pub mod resolve;
 mod retry;
+mod status;
 pub mod transport;
 pub mod vault;
 
 pub use env::Env;
+pub use error::Error;
+pub use resolve::{
+    Outcome, Progress, Resolution, ResolveStatus, Resolved, Resolver, ResolverBuilder,
+    SettingValue, UnresolvedPolicy,
+};
+/// The `secrecy` kvref's secret values are made of, so that apps and integrations share one version.
+pub use secrecy;

@@ -6,16 +6,15 @@
 //!
 //! It starts the emulator in this process (real HTTPS on 127.0.0.1, its own CA, the vaults and
 //! identities of `examples/emulator.toml`), then does what an app does at start-up, with exactly
-//! the code it would run on Azure: `Connection::from_env` picks the identity and the transport from
+//! the code it would run on Azure: `Resolver::from_env` picks the identity and the transport from
 //! the environment. Here the environment says `KVREF_EMULATOR=http://127.0.0.1:PORT`, so vault
 //! hosts go to the emulator and the emulator's App Service managed identity signs in; on App
 //! Service the same code uses the real managed identity.
 
 use std::process::ExitCode;
 
-use kvref::Env;
-use kvref::connect::Connection;
-use kvref::resolve::SettingValue;
+use kvref::secrecy::ExposeSecret;
+use kvref::{Env, Resolver};
 use kvref_emulator::{Emulator, EmulatorConfig};
 
 const SETTINGS: &str = include_str!("../settings.toml");
@@ -53,17 +52,21 @@ async fn run() -> Result<(), String> {
         "KVREF_EMULATOR",
         format!("http://{}", emulator.http_addr()),
     )]));
-    let connection = Connection::from_env(&env)
+    // `Resolver::from_env()` in an app: the same, with the process environment.
+    let resolver = Resolver::builder()
+        .connect(&env)
         .await
         .map_err(|e| e.to_string())?;
-    let resolver = connection.resolver().build().map_err(|e| e.to_string())?;
 
     let settings = flatten(SETTINGS)?;
-    let resolution = resolver.resolve(settings.clone()).await;
-    let resolved = resolution.apply(settings).map_err(|e| e.to_string())?;
+    let resolved = resolver
+        .resolve(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .await
+        .into_result()
+        .map_err(|e| e.to_string())?;
 
     println!("\nsettings.toml, resolved:");
-    for outcome in resolution.outcomes() {
+    for outcome in resolved.outcomes() {
         println!(
             "  {:<28} {:<10} {} (version {})",
             outcome.key(),
@@ -75,14 +78,14 @@ async fn run() -> Result<(), String> {
             outcome.resolved_version().unwrap_or("-"),
         );
     }
-    for (key, value) in &resolved {
-        match value {
-            // A real app hands the secret to its database driver; we only show its length.
-            SettingValue::Secret(_) => {
-                println!("  {key} = <secret, {} characters>", value.expose().len())
-            }
-            SettingValue::Plain(text) => println!("  {key} = {text:?}"),
-        }
+    for (index, outcome, secret) in resolved.secrets() {
+        // A real app hands the secret to its database driver; we only show its length.
+        let (key, _) = &settings[index];
+        println!(
+            "  {key} = <secret from {}, {} characters>",
+            outcome.provenance().unwrap_or_default(),
+            secret.expose_secret().len()
+        );
     }
 
     // What an operator sees when a reference cannot be resolved: every failure, with its fix.
@@ -96,8 +99,7 @@ async fn run() -> Result<(), String> {
             "@Microsoft.KeyVault(VaultName=myvault;SecretName=RetiredToken)",
         ),
     ];
-    let failed = resolver.resolve(broken).await;
-    if let Err(error) = failed.apply(broken) {
+    if let Err(error) = resolver.resolve(broken).await.into_result() {
         println!("\nand when references cannot be resolved, start-up stops with:\n{error}");
     }
     Ok(())
