@@ -1,7 +1,7 @@
 //! `kvref check`: every reference in the given settings, resolved, one row each.
 
 use kvref::Env;
-use kvref::resolve::Outcome;
+use kvref::Outcome;
 
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::report::{Report, Row};

@@ -5,7 +5,7 @@
 //! reference's canonical form, or, for a malformed one, its raw text (which is not a secret: it
 //! is what failed to parse as a reference).
 
-use kvref::resolve::ResolveStatus;
+use kvref::ResolveStatus;
 use serde::{Serialize, Serializer};
 
 /// One reference found in the settings and what became of it.

@@ -83,22 +83,36 @@ impl Error {
 
     /// A builder option that failed validation, keeping the validator's error as the source.
     pub(crate) fn invalid_option(source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::setup(ConfigurationKind::Options, source.to_string(), Some(Box::new(source)))
+        Self::setup(
+            ConfigurationKind::Options,
+            source.to_string(),
+            Some(Box::new(source)),
+        )
     }
 
-    pub(crate) fn credential_setup(
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self::setup(ConfigurationKind::Credential, source.to_string(), Some(Box::new(source)))
+    pub(crate) fn credential_setup(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::setup(
+            ConfigurationKind::Credential,
+            source.to_string(),
+            Some(Box::new(source)),
+        )
     }
 
     #[cfg(feature = "local")]
     pub(crate) fn local(source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::setup(ConfigurationKind::Local, source.to_string(), Some(Box::new(source)))
+        Self::setup(
+            ConfigurationKind::Local,
+            source.to_string(),
+            Some(Box::new(source)),
+        )
     }
 
     pub(crate) fn transport(source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::setup(ConfigurationKind::Transport, source.to_string(), Some(Box::new(source)))
+        Self::setup(
+            ConfigurationKind::Transport,
+            source.to_string(),
+            Some(Box::new(source)),
+        )
     }
 
     fn setup(kind: ConfigurationKind, message: String, source: Option<BoxError>) -> Self {

@@ -77,7 +77,7 @@ pub use env::Env;
 pub use error::Error;
 pub use resolve::{
     Outcome, Progress, Resolution, ResolveStatus, Resolved, Resolver, ResolverBuilder,
-    SettingValue, UnresolvedPolicy,
+    UnresolvedPolicy,
 };
 /// The `secrecy` kvref's secret values are made of, so that apps and integrations share one version.
 pub use secrecy;

@@ -165,9 +165,7 @@ impl ResolverBuilder {
             .iter()
             .chain(std::iter::once(&default_suffix))
         {
-            allowed = allowed
-                .with_suffix(suffix)
-                .map_err(Error::invalid_option)?;
+            allowed = allowed.with_suffix(suffix).map_err(Error::invalid_option)?;
         }
         let concurrency_per_vault = self
             .concurrency_per_vault

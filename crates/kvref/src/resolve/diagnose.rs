@@ -35,7 +35,12 @@ pub(super) fn not_allowed_fix(host: &str, allowed: &AllowedHosts) -> String {
     }
 }
 
-pub(super) fn syntax_outcome(index: usize, key: String, literal: String, error: &SyntaxError) -> Outcome {
+pub(super) fn syntax_outcome(
+    index: usize,
+    key: String,
+    literal: String,
+    error: &SyntaxError,
+) -> Outcome {
     Outcome {
         status: ResolveStatus::InvalidSyntax,
         message: Some(error.to_string()),

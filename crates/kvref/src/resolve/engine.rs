@@ -36,13 +36,10 @@ impl Plan {
     /// version) is fetched once, however many settings name it.
     pub(super) fn pending(&mut self, outcome: Outcome, reference: &Reference) {
         let fetches = &mut self.fetches;
-        let index = *self
-            .fetch_index
-            .entry(reference.key())
-            .or_insert_with(|| {
-                fetches.push(reference.clone());
-                fetches.len() - 1
-            });
+        let index = *self.fetch_index.entry(reference.key()).or_insert_with(|| {
+            fetches.push(reference.clone());
+            fetches.len() - 1
+        });
         self.waiting.push((self.outcomes.len(), index));
         self.outcomes.push(outcome);
     }

@@ -36,7 +36,7 @@ use crate::transport::HttpTransport;
 use crate::vault::SecretClient;
 
 pub use self::builder::{MAX_BUDGET, ResolverBuilder};
-pub use self::outcome::{Outcome, Progress, Resolution, Resolved, SettingValue, UnresolvedPolicy};
+pub use self::outcome::{Outcome, Progress, Resolution, Resolved, UnresolvedPolicy};
 pub use crate::status::ResolveStatus;
 
 use self::diagnose::{not_allowed_outcome, syntax_outcome};

@@ -26,30 +26,6 @@ pub enum UnresolvedPolicy {
     Drop,
 }
 
-/// A setting's value after resolution: plain text, or a secret fetched from Key Vault.
-#[derive(Clone, Debug)]
-pub enum SettingValue {
-    /// A value that was not a reference (or a literal kept by [`UnresolvedPolicy::KeepLiteral`]).
-    Plain(String),
-    /// A secret fetched from Key Vault.
-    Secret(SecretString),
-}
-
-impl SettingValue {
-    /// Whether this value came from Key Vault.
-    pub fn is_secret(&self) -> bool {
-        matches!(self, SettingValue::Secret(_))
-    }
-
-    /// The text, exposing a secret: only for handing it to the application.
-    pub fn expose(&self) -> &str {
-        match self {
-            SettingValue::Plain(text) => text,
-            SettingValue::Secret(secret) => secret.expose_secret(),
-        }
-    }
-}
-
 /// How far a resolution is: `settled` of `total` distinct secrets fetched or failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
@@ -169,7 +145,9 @@ impl Outcome {
 
     /// Whether a later refresh can bring a new value: the reference names no version.
     pub fn follows_latest(&self) -> bool {
-        self.reference.as_ref().is_some_and(|r| r.version().is_none())
+        self.reference
+            .as_ref()
+            .is_some_and(|r| r.version().is_none())
     }
 
     /// `vault/secret` (with `@version` when pinned or resolved), as provenance and in redactions.
@@ -253,10 +231,10 @@ impl Resolution {
     /// # Ok::<(), kvref::Error>(()) }).unwrap();
     /// ```
     pub fn into_result(self) -> Result<Resolved, Error> {
-        if self.policy == UnresolvedPolicy::Fail {
-            if let Some(error) = self.error() {
-                return Err(error);
-            }
+        if self.policy == UnresolvedPolicy::Fail
+            && let Some(error) = self.error()
+        {
+            return Err(error);
         }
         Ok(Resolved {
             outcomes: self.outcomes,

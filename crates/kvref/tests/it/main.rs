@@ -18,6 +18,7 @@ mod local_emulator;
 mod reference_grammar;
 mod reference_props;
 mod resolve_allow_list;
+mod resolve_api;
 mod resolve_clouds;
 mod resolve_dedupe;
 mod resolve_failures;

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::support::{ClosingListener, CountingCredential, SilentListener};
 use kvref::reference::Reference;
-use kvref::resolve::{ResolveStatus, Resolver};
 use kvref::transport::HttpTransport;
 use kvref::vault::{RetryPolicy, SecretClient, VaultErrorKind};
+use kvref::{ResolveStatus, Resolver};
 
 #[tokio::test]
 async fn foreign_and_look_alike_hosts_never_get_a_connection() {

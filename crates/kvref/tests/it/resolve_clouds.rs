@@ -2,7 +2,7 @@
 //! follows the configured default suffix, and each token is asked for the cloud's own audience.
 
 use crate::support::emu;
-use kvref::resolve::ResolveStatus;
+use kvref::ResolveStatus;
 use secrecy::ExposeSecret;
 
 const TOML: &str = r#"

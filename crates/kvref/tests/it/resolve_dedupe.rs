@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::support::emu;
-use kvref::resolve::ResolveStatus;
+use kvref::ResolveStatus;
 use secrecy::ExposeSecret;
 
 const VAULTS: [&str; 4] = ["vaulta", "vaultb", "vaultc", "vaultd"];
@@ -116,7 +116,11 @@ async fn a_thousand_references_fetch_each_distinct_secret_once() {
         "one token for the identity and audience"
     );
 
-    let applied = resolution.apply(settings).unwrap();
-    assert_eq!(applied.len(), 1001);
-    assert_eq!(applied.iter().filter(|(_, v)| v.is_secret()).count(), 1000);
+    let resolved = resolution.into_result().unwrap();
+    let indices: Vec<usize> = resolved.secrets().map(|(i, _, _)| i).collect();
+    assert_eq!(indices.len(), 1000);
+    // Each secret knows its setting's position; the plain setting has none.
+    for (i, outcome, _) in resolved.secrets() {
+        assert_eq!(settings[i].0, outcome.key());
+    }
 }

@@ -3,7 +3,7 @@
 //! policies for unresolved references; and nothing printed ever holds a secret value.
 
 use crate::support::emu;
-use kvref::resolve::{ResolveStatus, SettingValue, UnresolvedPolicy};
+use kvref::{ResolveStatus, UnresolvedPolicy};
 use kvref_emulator::{Emulator, EmulatorConfig};
 use secrecy::ExposeSecret;
 
@@ -108,7 +108,7 @@ async fn every_failure_is_reported_with_status_code_and_fix() {
     assert_eq!(resolution.failures().count(), 6);
 
     // The default policy fails, listing every failure at once, never a value.
-    let error = resolution.apply(settings()).unwrap_err();
+    let error = resolution.clone().into_result().unwrap_err();
     assert!(error.is_unresolved() && error.is_access_denied() && error.is_not_found());
     let report = error.to_string();
     assert!(
@@ -146,26 +146,41 @@ async fn unresolved_policies() {
             .unresolved(policy)
             .build()
             .unwrap();
-        let resolution = resolver.resolve(settings()).await;
-        let applied = resolution.apply(settings()).unwrap();
-        let get = |key: &str| applied.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        let resolved = resolver.resolve(settings()).await.into_result().unwrap();
+        let index_of = |key: &str| settings().iter().position(|(k, _)| k == key).unwrap();
+        let secret_of = |key: &str| {
+            resolved
+                .secrets()
+                .find(|(i, _, _)| *i == index_of(key))
+                .map(|(_, _, s)| s.expose_secret().to_owned())
+        };
+        assert_eq!(secret_of("Db").as_deref(), Some(VALUES[0]));
+        // A plain setting is no outcome at all: the caller keeps it as it is.
         assert!(
-            matches!(get("Db"), Some(SettingValue::Secret(s)) if s.expose_secret() == VALUES[0])
+            resolved
+                .outcomes()
+                .iter()
+                .all(|o| o.index() != index_of("Plain"))
         );
-        assert!(matches!(get("Plain"), Some(SettingValue::Plain(p)) if p == "plain value"));
+        let failed: Vec<usize> = resolved
+            .outcomes()
+            .iter()
+            .filter(|o| !o.status().is_resolved())
+            .map(|o| o.index())
+            .collect();
+        assert_eq!(failed.len(), 6);
+        let (kept, dropped): (Vec<usize>, Vec<usize>) = (
+            resolved.kept_literal().collect(),
+            resolved.dropped().collect(),
+        );
         match policy {
             UnresolvedPolicy::KeepLiteral => {
-                assert_eq!(applied.len(), 9);
-                let literal = settings()
-                    .into_iter()
-                    .find(|(k, _)| k == "Missing")
-                    .unwrap()
-                    .1;
-                assert!(matches!(get("Missing"), Some(SettingValue::Plain(p)) if *p == literal));
+                assert_eq!((kept, dropped), (failed, vec![]));
+                assert!(secret_of("Missing").is_none());
             }
             _ => {
-                assert_eq!(applied.len(), 3);
-                assert!(get("Missing").is_none() && get("Typo").is_none());
+                assert_eq!((kept, dropped), (vec![], failed));
+                assert!(secret_of("Missing").is_none() && secret_of("Typo").is_none());
             }
         }
     }
@@ -178,16 +193,13 @@ async fn values_are_substituted_once_and_never_rescanned() {
         "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/ApiKey)";
     emu.set_secret("myvault", "Nested", reference_looking).await;
     let resolver = emu::resolver(&emu, emu::credential(&emu)).build().unwrap();
-    let settings = vec![(
-        "Nested".to_string(),
-        "@KeyVault(VaultName=myvault;SecretName=Nested)".to_string(),
-    )];
-    let applied = resolver
-        .resolve(settings.clone())
+    let resolved = resolver
+        .resolve([("Nested", "@KeyVault(VaultName=myvault;SecretName=Nested)")])
         .await
-        .apply(settings)
+        .into_result()
         .unwrap();
-    assert_eq!(applied[0].1.expose(), reference_looking);
+    let (_, _, value) = resolved.secrets().next().unwrap();
+    assert_eq!(value.expose_secret(), reference_looking);
     let gets = emu::vault_requests(&emu)
         .await
         .into_iter()

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use crate::support::emu;
 use async_trait::async_trait;
+use kvref::ResolveStatus;
 use kvref::credential::{
     AccessToken, CredentialError, CredentialErrorKind, TokenCredential, TokenRequest,
 };
-use kvref::resolve::ResolveStatus;
 use kvref_emulator::{Emulator, EmulatorConfig};
 
 /// A credential that always fails with `kind`, as a real one does when the platform has no

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::support::cred_emulator::TENANT;
 use crate::support::emu;
-use kvref::resolve::ResolveStatus;
+use kvref::ResolveStatus;
 use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 
 const OTHER_TENANT: &str = "11111111-2222-3333-4444-555555555555";

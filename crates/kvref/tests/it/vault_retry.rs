@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::support::emu;
-use kvref::resolve::ResolveStatus;
+use kvref::ResolveStatus;
 use kvref::vault::RetryPolicy;
 use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 use tokio::time::Instant;

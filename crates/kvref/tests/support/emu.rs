@@ -7,9 +7,9 @@ use kvref::Env;
 use kvref::credential::{
     ManagedIdentityCredential, ManagedIdentityOptions, TokenCredential, UserAssignedId,
 };
-use kvref::resolve::{Resolver, ResolverBuilder};
 use kvref::transport::HttpTransport;
 use kvref::vault::RetryPolicy;
+use kvref::{Resolver, ResolverBuilder};
 use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, JournalEntry};
 
 use super::CountingCredential;

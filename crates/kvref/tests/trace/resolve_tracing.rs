@@ -33,7 +33,10 @@ async fn trace_output_holds_no_secret_value_or_token() {
     ];
     let resolution = resolver.resolve(settings.clone()).await;
     assert_eq!(resolution.failures().count(), 1);
-    let _ = resolution.apply(settings);
+    let resolved = resolution.clone().into_result();
+    // The error's text goes to logs too: no value in it either.
+    let error = resolved.unwrap_err();
+    tracing::error!(%error, "start-up failed");
 
     // Every test of this binary logs into one buffer: the leak scan covers all of it.
     let output = capture::text();
