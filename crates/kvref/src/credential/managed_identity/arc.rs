@@ -69,11 +69,12 @@ impl Arc {
         );
         let client = self.transport.identity_client();
 
-        let challenge = send_with_retry(&self.retry, imds_transient, || {
-            client.get(url.clone()).header("Metadata", "true")
-        })
-        .await
-        .map_err(|failure| unreachable(SOURCE, &self.url, failure))?;
+        let challenge =
+            send_with_retry(&self.retry, imds_transient, SOURCE.refused_means(), || {
+                client.get(url.clone()).header("Metadata", "true")
+            })
+            .await
+            .map_err(|failure| unreachable(SOURCE, &self.url, failure))?;
         if challenge.status != StatusCode::UNAUTHORIZED {
             return Err(self.unexpected(&challenge, "a 401 challenge naming a key file"));
         }

@@ -23,11 +23,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::OnceCell;
 
 use reqwest::StatusCode;
 
-use super::retry::{NoResponse, Reply, RetryOptions, send_with_retry};
+use super::recheck::RememberedFailure;
+use super::retry::{NoResponse, Refused, Reply, RetryOptions, send_with_retry};
 use super::token_response::{describe_error_body, parse_token_response};
 use super::user_assigned::{IdentitySelection, identity_kind, select_identity};
 use super::{
@@ -116,6 +116,16 @@ impl ManagedIdentitySource {
             Self::AzureArc => "arc",
             Self::CloudShell => "cloud_shell",
             Self::Imds => "imds",
+        }
+    }
+
+    /// What a refused connection means. Every source but IMDS is an endpoint the environment
+    /// names (or, for Arc, an agent that is installed), which may still be starting: retried.
+    /// IMDS refusing means there is none here.
+    pub(crate) fn refused_means(&self) -> Refused {
+        match self {
+            Self::Imds => Refused::Final,
+            _ => Refused::Retry,
         }
     }
 
@@ -221,8 +231,8 @@ pub struct ManagedIdentityCredential {
     endpoint: Endpoint,
     identity: Option<UserAssignedId>,
     selection: IdentitySelection,
-    /// Set inside the chain: probe IMDS once (1 s, no retries) before the first real request.
-    probe: Option<OnceCell<Result<(), CredentialError>>>,
+    /// Set inside the chain: probe IMDS (1 s, no retries) before the first real request.
+    probe: Option<ImdsProbe>,
 }
 
 /// The per-source state.
@@ -311,10 +321,10 @@ impl ManagedIdentityCredential {
         self.selection
     }
 
-    /// Inside the default chain, IMDS is probed once before use so machines without it fail fast.
+    /// Inside the default chain, IMDS is probed before use so machines without it fail fast.
     pub(crate) fn probe_imds_first(mut self) -> Self {
         if self.source == ManagedIdentitySource::Imds {
-            self.probe = Some(OnceCell::new());
+            self.probe = Some(ImdsProbe::default());
         }
         self
     }
@@ -332,10 +342,7 @@ impl ManagedIdentityCredential {
             Endpoint::CloudShell(e) => e.get_token(request).await,
             Endpoint::Imds(imds) => {
                 if let Some(probe) = &self.probe {
-                    probe
-                        .get_or_init(|| imds.probe(PROBE_TIMEOUT))
-                        .await
-                        .clone()?;
+                    probe.check(imds).await?;
                 }
                 imds.get_token(request, &ctx).await
             }
@@ -345,6 +352,40 @@ impl ManagedIdentityCredential {
 
 /// The chain's IMDS probe waits this long for any HTTP answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether IMDS answers: once it has, for ever; a failure is remembered only for a back-off,
+/// so a blip at start-up does not make IMDS unavailable for the life of the process.
+#[derive(Debug, Default)]
+struct ImdsProbe {
+    passed: std::sync::OnceLock<()>,
+    failure: RememberedFailure,
+    /// One probe at a time; concurrent callers take its result.
+    flight: tokio::sync::Mutex<()>,
+}
+
+impl ImdsProbe {
+    async fn check(&self, imds: &imds::Imds) -> Result<(), CredentialError> {
+        if self.passed.get().is_some() {
+            return Ok(());
+        }
+        let _flight = self.flight.lock().await;
+        if self.passed.get().is_some() {
+            return Ok(());
+        }
+        if let Some(error) = self.failure.recent() {
+            return Err(error);
+        }
+        let result = imds.probe(PROBE_TIMEOUT).await;
+        match &result {
+            Ok(()) => {
+                self.failure.passed();
+                let _ = self.passed.set(());
+            }
+            Err(error) => self.failure.failed(error),
+        }
+        result
+    }
+}
 
 #[async_trait]
 impl TokenCredential for ManagedIdentityCredential {
@@ -542,7 +583,7 @@ pub(super) async fn fetch(
     build: impl Fn() -> reqwest::RequestBuilder,
     no_response: impl FnOnce(NoResponse) -> CredentialError,
 ) -> Result<Answer, CredentialError> {
-    let reply = send_with_retry(retry, transient, build)
+    let reply = send_with_retry(retry, transient, source.refused_means(), build)
         .await
         .map_err(no_response)?;
     if reply.status.is_success() {
