@@ -2,13 +2,11 @@
 //! probe that is tried again after it failed, an identity endpoint the environment names that
 //! refuses connections while it starts, and budgets too large to add to an instant.
 
-#[path = "common/cred_emulator.rs"]
-mod cred_emulator;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cred_emulator::*;
+use crate::support::cred_emulator::*;
+use crate::support::cred_support::closed_port;
 use kvref::Env;
 use kvref::credential::{
     DefaultCredential, DefaultCredentialOptions, ManagedIdentityCredential, ManagedIdentityOptions,
@@ -131,15 +129,10 @@ async fn a_failed_imds_probe_is_tried_again_after_a_back_off() {
 
 #[tokio::test(start_paused = true)]
 async fn the_chain_probe_of_a_refused_imds_stays_fast() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
+    let host = format!("http://127.0.0.1:{}", closed_port());
     let env = Env::from_pairs([
         ("AZURE_TOKEN_CREDENTIALS", "prod"),
-        (
-            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-            &format!("http://{addr}"),
-        ),
+        ("AZURE_POD_IDENTITY_AUTHORITY_HOST", &host),
     ]);
     let chain = DefaultCredential::new(DefaultCredentialOptions::new(
         env,
