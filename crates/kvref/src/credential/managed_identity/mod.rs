@@ -16,6 +16,7 @@ mod arc;
 mod cloud_shell;
 mod imds;
 mod legacy_app_service;
+mod protocol;
 mod service_fabric;
 
 use std::fmt;
@@ -24,10 +25,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use reqwest::StatusCode;
-
 use super::recheck::RememberedFailure;
-use super::retry::{NoResponse, Refused, Reply, RetryOptions, send_with_retry};
+use super::retry::{NoResponse, Refused, Reply, RetryOptions};
 use super::token_response::{describe_error_body, parse_token_response};
 use super::user_assigned::{IdentitySelection, identity_kind, select_identity};
 use super::{
@@ -335,16 +334,17 @@ impl ManagedIdentityCredential {
             selection: self.selection,
         };
         match &self.endpoint {
-            Endpoint::AppService(e) => e.get_token(request, &ctx).await,
-            Endpoint::LegacyAppService(e) => e.get_token(request, &ctx).await,
-            Endpoint::ServiceFabric(e) => e.get_token(request).await,
+            Endpoint::AppService(e) => protocol::get_token(e, request, &ctx).await,
+            Endpoint::LegacyAppService(e) => protocol::get_token(e, request, &ctx).await,
+            Endpoint::ServiceFabric(e) => protocol::get_token(e, request, &ctx).await,
+            // Two requests (a challenge, then the token): its own sequence over the same parts.
             Endpoint::AzureArc(e) => e.get_token(request).await,
-            Endpoint::CloudShell(e) => e.get_token(request).await,
+            Endpoint::CloudShell(e) => protocol::get_token(e, request, &ctx).await,
             Endpoint::Imds(imds) => {
                 if let Some(probe) = &self.probe {
                     probe.check(imds).await?;
                 }
-                imds.get_token(request, &ctx).await
+                protocol::get_token(imds, request, &ctx).await
             }
         }
     }
@@ -568,31 +568,6 @@ pub(super) fn with_query<'a>(
     let mut url = base.clone();
     url.query_pairs_mut().extend_pairs(pairs);
     url
-}
-
-/// A token, or the endpoint's final, non-transient reply for the source to explain.
-pub(super) type Answer = Result<AccessToken, Reply>;
-
-/// Sends the request `build` makes, retrying while `transient` says so, and reads the outcome
-/// as every source does: a 2xx must hold a token, a reply still transient when the budget ran
-/// out is [`gave_up`], and no answer at all is turned into an error by `no_response`.
-pub(super) async fn fetch(
-    source: ManagedIdentitySource,
-    retry: &RetryOptions,
-    transient: fn(StatusCode) -> bool,
-    build: impl Fn() -> reqwest::RequestBuilder,
-    no_response: impl FnOnce(NoResponse) -> CredentialError,
-) -> Result<Answer, CredentialError> {
-    let reply = send_with_retry(retry, transient, source.refused_means(), build)
-        .await
-        .map_err(no_response)?;
-    if reply.status.is_success() {
-        return token_from(source, &reply).map(Ok);
-    }
-    if transient(reply.status) {
-        return Err(gave_up(source, &reply));
-    }
-    Ok(Err(reply))
 }
 
 pub(super) fn error(kind: CredentialErrorKind, message: impl Into<String>) -> CredentialError {
