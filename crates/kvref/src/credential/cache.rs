@@ -1,9 +1,14 @@
 //! A token cache in front of any credential: one request in flight per (scope, tenant) however
-//! many callers ask, refresh ahead of expiry, and the old token kept when a refresh fails.
+//! many callers ask, refresh ahead of expiry in the background, and the old token kept when a
+//! refresh fails.
 //!
 //! When to refresh is decided on `tokio::time::Instant`s computed when a token arrives (its
 //! remaining lifetime by the wall clock, laid onto the monotonic clock), so a wall-clock jump does
 //! not expire tokens early or late, and tests can move time with `tokio::time::pause`.
+//!
+//! A caller that holds a valid token never waits for the identity endpoint: past the refresh
+//! point it gets the cached token at once and one background task (per (scope, tenant)) fetches
+//! the next. Only a caller with no valid token waits, for the one fetch in flight.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,6 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::{AccessToken, CredentialError, TokenCredential, TokenRequest};
@@ -27,11 +33,15 @@ const RETRY_FAILED_REFRESH_AFTER: Duration = Duration::from_secs(30);
 ///   request; the others wait for its result.
 /// - A token is refreshed at its `refresh_on` (but never before half-way through its life), or
 ///   5 minutes before it expires (for tokens that live less than 10 minutes, half-way through
-///   their life). While one caller refreshes, the
-///   others keep getting the still-valid token.
-/// - If a refresh fails while the old token is still valid, the old token is returned (the
-///   failure is logged at debug level) and the refresh is tried again 30 s later.
+///   their life). The refresh runs in a background task (`tokio::spawn`), one at a time per
+///   (scope, tenant); callers keep getting the still-valid token at once meanwhile.
+/// - If a refresh fails while the old token is still valid, the old token is kept (the failure
+///   is logged at warn level, without any token) and the refresh is tried again 30 s later.
+/// - Dropping the cache, or [`TokenCache::clear`], stops the refreshes under way.
 /// - Tokens are never logged.
+///
+/// Outside a tokio runtime no background task can be started: the token is then used until it
+/// expires and the next caller fetches a new one.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -68,8 +78,11 @@ pub struct TokenCache {
 #[derive(Default)]
 struct Slot {
     state: Mutex<SlotState>,
-    /// Held by the one caller that is fetching a token.
-    flight: tokio::sync::Mutex<()>,
+    /// Held by whoever is fetching a token: the background refresh, or a caller with no valid
+    /// token. So there is one fetch at a time, and waiters line up behind it.
+    flight: Arc<tokio::sync::Mutex<()>>,
+    /// The background refresh last started, to stop it when the slot is dropped from the cache.
+    refresh: Mutex<Option<AbortHandle>>,
 }
 
 #[derive(Default)]
@@ -87,6 +100,14 @@ struct Cached {
     expires_at: Instant,
 }
 
+/// `now + duration`, or an instant decades away when that would overflow.
+fn saturating_after(now: Instant, duration: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
 impl TokenCache {
     /// A cache in front of `inner`.
     pub fn new(inner: Arc<dyn TokenCredential>) -> Self {
@@ -101,12 +122,29 @@ impl TokenCache {
         &self.inner
     }
 
-    /// Forgets every cached token (for example after Key Vault rejected one).
+    /// Forgets every cached token (for example after Key Vault rejected one) and stops the
+    /// refreshes under way.
     pub fn clear(&self) {
-        self.slots
+        let slots = std::mem::take(&mut *self.slots.lock().unwrap_or_else(PoisonError::into_inner));
+        for slot in slots.values() {
+            slot.stop_refresh();
+        }
+    }
+
+    /// Waits until the fetches under way (background refreshes, and callers fetching a token
+    /// they do not have) have finished; it starts none. For an orderly shutdown, or a test that
+    /// wants to see a refresh land.
+    pub async fn refreshes_finished(&self) {
+        let slots: Vec<Arc<Slot>> = self
+            .slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+            .values()
+            .cloned()
+            .collect();
+        for slot in slots {
+            drop(slot.flight.lock().await);
+        }
     }
 
     fn slot(&self, request: &TokenRequest) -> Arc<Slot> {
@@ -114,22 +152,93 @@ impl TokenCache {
         slots.entry(request.clone()).or_default().clone()
     }
 
-    async fn fetch(
-        &self,
-        slot: &Slot,
-        request: &TokenRequest,
-    ) -> Result<AccessToken, CredentialError> {
-        let result = self.inner.get_token(request).await;
-        let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Starts one background refresh for `slot`, unless a fetch is already under way or the
+    /// token was refreshed meanwhile.
+    fn refresh_in_background(&self, slot: &Arc<Slot>, request: &TokenRequest) {
+        let Ok(flight) = slot.flight.clone().try_lock_owned() else {
+            return;
+        };
+        if slot.fresh_token(Instant::now()).is_some() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::debug!(
+                credential = self.inner.name(),
+                scope = %request.scope,
+                "no tokio runtime to refresh the token in; it is used until it expires"
+            );
+            slot.postpone_refresh();
+            return;
+        };
+        let inner = self.inner.clone();
+        let task_slot = slot.clone();
+        let request = request.clone();
+        // The task owns what it uses (the credential, the slot, the request), so it cannot
+        // outlive them, and it ends with the one fetch it makes.
+        let task = runtime.spawn(async move {
+            let _flight = flight;
+            let result = inner.get_token(&request).await;
+            if let Err(error) = &result {
+                tracing::warn!(
+                    credential = inner.name(),
+                    scope = %request.scope,
+                    error = %error,
+                    "background token refresh failed; keeping the current token until it \
+                     expires and trying again in {} s",
+                    RETRY_FAILED_REFRESH_AFTER.as_secs()
+                );
+            }
+            task_slot.finish(&result);
+        });
+        *slot.refresh.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
+    }
+}
+
+impl Slot {
+    fn fresh_token(&self, now: Instant) -> Option<AccessToken> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state
+            .cached
+            .as_ref()
+            .filter(|c| c.is_fresh(now))
+            .map(|c| c.token.clone())
+    }
+
+    /// Records the outcome of a fetch. A failure keeps the cached token (still used while
+    /// valid) and moves its refresh point out by the back-off.
+    fn finish(&self, result: &Result<AccessToken, CredentialError>) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.generation += 1;
-        match &result {
+        match result {
             Ok(token) => {
                 state.cached = Some(Cached::new(token.clone()));
                 state.last_error = None;
             }
-            Err(error) => state.last_error = Some(error.clone()),
+            Err(error) => {
+                state.last_error = Some(error.clone());
+                if let Some(current) = state.cached.as_mut() {
+                    current.postpone();
+                }
+            }
         }
-        result
+    }
+
+    fn postpone_refresh(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(current) = state.cached.as_mut() {
+            current.postpone();
+        }
+    }
+
+    fn stop_refresh(&self) {
+        if let Some(task) = self
+            .refresh
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
     }
 }
 
@@ -141,18 +250,26 @@ impl Cached {
             Duration::try_from(at.duration_since(wall_now)).unwrap_or(Duration::ZERO)
         };
         let lifetime = until(token.expires_on());
-        let expires_at = now + lifetime;
+        let expires_at = saturating_after(now, lifetime);
         let refresh_at = match token.refresh_on() {
             // A refresh_on in the past (or just after receipt) would make every caller refresh:
             // keep at least half the token's remaining life before refreshing.
-            Some(refresh_on) => now + until(refresh_on).clamp(lifetime / 2, lifetime),
-            None => expires_at - REFRESH_BEFORE_EXPIRY.min(lifetime / 2),
+            Some(refresh_on) => {
+                saturating_after(now, until(refresh_on).clamp(lifetime / 2, lifetime))
+            }
+            None => saturating_after(now, lifetime - REFRESH_BEFORE_EXPIRY.min(lifetime / 2)),
         };
         Self {
             token,
             refresh_at,
             expires_at,
         }
+    }
+
+    /// Tries the refresh again after the back-off (never after expiry).
+    fn postpone(&mut self) {
+        let retry_at = saturating_after(Instant::now(), RETRY_FAILED_REFRESH_AFTER);
+        self.refresh_at = retry_at.min(self.expires_at);
     }
 
     fn is_fresh(&self, now: Instant) -> bool {
@@ -178,39 +295,10 @@ impl TokenCredential for TokenCache {
         };
         let now = Instant::now();
         if let Some(cached) = cached.as_ref().filter(|c| c.is_valid(now)) {
-            if cached.is_fresh(now) {
-                return Ok(cached.token.clone());
+            if !cached.is_fresh(now) {
+                self.refresh_in_background(&slot, request);
             }
-            // Due for refresh but still valid: one caller refreshes, the rest use the old token.
-            let Ok(_flight) = slot.flight.try_lock() else {
-                return Ok(cached.token.clone());
-            };
-            {
-                // Someone may have refreshed between our look and taking the lock.
-                let state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(current) = state.cached.as_ref().filter(|c| c.is_fresh(Instant::now()))
-                {
-                    return Ok(current.token.clone());
-                }
-            }
-            return match self.fetch(&slot, request).await {
-                Ok(token) => Ok(token),
-                Err(error) if !cached.is_valid(Instant::now()) => Err(error),
-                Err(error) => {
-                    tracing::debug!(
-                        credential = self.inner.name(),
-                        scope = %request.scope,
-                        error = %error,
-                        "token refresh failed; keeping the current token until it expires"
-                    );
-                    let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
-                    let retry_at = Instant::now() + RETRY_FAILED_REFRESH_AFTER;
-                    if let Some(current) = state.cached.as_mut() {
-                        current.refresh_at = retry_at.min(current.expires_at);
-                    }
-                    Ok(cached.token.clone())
-                }
-            };
+            return Ok(cached.token.clone());
         }
         // No usable token: wait for the one fetch in flight, or be it.
         let _flight = slot.flight.lock().await;
@@ -227,7 +315,19 @@ impl TokenCredential for TokenCache {
                 }
             }
         }
-        self.fetch(&slot, request).await
+        let result = self.inner.get_token(request).await;
+        slot.finish(&result);
+        result
+    }
+}
+
+impl Drop for TokenCache {
+    fn drop(&mut self) {
+        // Nobody can read what a refresh under way would store.
+        let slots = self.slots.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for slot in slots.values() {
+            slot.stop_refresh();
+        }
     }
 }
 
@@ -312,26 +412,6 @@ mod tests {
         TokenRequest::new("https://vault.azure.net/.default")
     }
 
-    /// Starts the second fetch (a refresh) in the background and returns once it is inside
-    /// `inner`, held there until the returned permits are dropped.
-    async fn held_refresh<'a>(
-        cache: &Arc<TokenCache>,
-        inner: &'a Scripted,
-    ) -> (
-        tokio::sync::SemaphorePermit<'a>,
-        tokio::task::JoinHandle<Result<AccessToken, CredentialError>>,
-    ) {
-        let held = inner.gate.acquire_many(GATE as u32).await.unwrap();
-        let refresher = {
-            let cache = cache.clone();
-            tokio::spawn(async move { cache.get_token(&request()).await })
-        };
-        while inner.calls.load(Ordering::SeqCst) < 2 {
-            tokio::task::yield_now().await;
-        }
-        (held, refresher)
-    }
-
     /// The token the cache hands out now.
     async fn secret_of(cache: &TokenCache) -> String {
         cache
@@ -340,6 +420,12 @@ mod tests {
             .unwrap()
             .secret()
             .to_owned()
+    }
+
+    /// The token the cache hands out once the refresh under way (if any) has landed.
+    async fn settled_secret_of(cache: &TokenCache) -> String {
+        cache.refreshes_finished().await;
+        secret_of(cache).await
     }
 
     #[tokio::test(start_paused = true)]
@@ -391,10 +477,13 @@ mod tests {
         let cache = TokenCache::new(inner.clone());
         assert_eq!(secret_of(&cache).await, "token-1");
         tokio::time::advance(Duration::from_secs(3600 - 301)).await;
-        assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-1");
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(secret_of(&cache).await, "token-2");
-        assert_eq!(secret_of(&cache).await, "token-2");
+        // The caller past the refresh point gets the valid token at once.
+        assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-2");
+        assert_eq!(settled_secret_of(&cache).await, "token-2");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
     }
 
@@ -403,13 +492,14 @@ mod tests {
         let inner = Scripted::with_refresh_in(3600, -60);
         let cache = TokenCache::new(inner.clone());
         for _ in 0..5 {
-            assert_eq!(secret_of(&cache).await, "token-1");
+            assert_eq!(settled_secret_of(&cache).await, "token-1");
         }
         tokio::time::advance(Duration::from_secs(1800 - 10)).await;
-        assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-1");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
         tokio::time::advance(Duration::from_secs(20)).await;
-        assert_eq!(secret_of(&cache).await, "token-2");
+        assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-2");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
     }
 
@@ -419,9 +509,10 @@ mod tests {
         let cache = TokenCache::new(inner.clone());
         assert_eq!(secret_of(&cache).await, "token-1");
         tokio::time::advance(Duration::from_secs(2400 - 10)).await;
-        assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-1");
         tokio::time::advance(Duration::from_secs(20)).await;
-        assert_eq!(secret_of(&cache).await, "token-2");
+        secret_of(&cache).await;
+        assert_eq!(settled_secret_of(&cache).await, "token-2");
     }
 
     #[tokio::test(start_paused = true)]
@@ -430,9 +521,10 @@ mod tests {
         let cache = TokenCache::new(inner.clone());
         cache.get_token(&request()).await.unwrap();
         tokio::time::advance(Duration::from_secs(59)).await;
-        assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-1");
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(secret_of(&cache).await, "token-2");
+        secret_of(&cache).await;
+        assert_eq!(settled_secret_of(&cache).await, "token-2");
     }
 
     #[tokio::test(start_paused = true)]
@@ -443,29 +535,48 @@ mod tests {
         inner.fail.store(true, Ordering::SeqCst);
         tokio::time::advance(Duration::from_secs(3600 - 200)).await;
         assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-1");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
         // Not retried on every call...
-        assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-1");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
         // ...but again 30 s later.
         tokio::time::advance(Duration::from_secs(31)).await;
         assert_eq!(secret_of(&cache).await, "token-1");
+        assert_eq!(settled_secret_of(&cache).await, "token-1");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
         // Once expired, the failure shows.
         tokio::time::advance(Duration::from_secs(200)).await;
         assert!(cache.get_token(&request()).await.is_err());
     }
 
+    /// Moves past the refresh point and returns once the background refresh is inside
+    /// `inner`, held there until the returned permits are dropped.
+    async fn held_refresh<'a>(
+        cache: &TokenCache,
+        inner: &'a Scripted,
+        after: Duration,
+    ) -> tokio::sync::SemaphorePermit<'a> {
+        let held = inner.gate.acquire_many(GATE as u32).await.unwrap();
+        tokio::time::advance(after).await;
+        assert_eq!(secret_of(cache).await, "token-1");
+        while inner.calls.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        held
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn callers_during_a_refresh_get_the_old_token() {
+    async fn callers_during_a_refresh_get_the_old_token_and_start_no_other() {
         let inner = Scripted::new(3600);
-        let cache = Arc::new(TokenCache::new(inner.clone()));
+        let cache = TokenCache::new(inner.clone());
         cache.get_token(&request()).await.unwrap();
-        tokio::time::advance(Duration::from_secs(3400)).await;
-        let (held, refresher) = held_refresh(&cache, &inner).await;
-        assert_eq!(secret_of(&cache).await, "token-1");
+        let held = held_refresh(&cache, &inner, Duration::from_secs(3400)).await;
+        for _ in 0..10 {
+            assert_eq!(secret_of(&cache).await, "token-1");
+        }
         drop(held);
-        assert_eq!(refresher.await.unwrap().unwrap().secret(), "token-2");
+        assert_eq!(settled_secret_of(&cache).await, "token-2");
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
     }
 
@@ -474,13 +585,44 @@ mod tests {
         let inner = Scripted::new(3600);
         let cache = Arc::new(TokenCache::new(inner.clone()));
         cache.get_token(&request()).await.unwrap();
-        tokio::time::advance(Duration::from_secs(3500)).await;
         inner.fail.store(true, Ordering::SeqCst);
-        let (held, refresher) = held_refresh(&cache, &inner).await;
-        // The old token expires while the refresh is still under way.
+        let held = held_refresh(&cache, &inner, Duration::from_secs(3500)).await;
+        // The old token expires while the refresh is still under way: a caller now waits for it.
         tokio::time::advance(Duration::from_secs(200)).await;
+        let waiter = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get_token(&request()).await })
+        };
+        tokio::task::yield_now().await;
         drop(held);
-        assert!(refresher.await.unwrap().is_err());
+        assert!(waiter.await.unwrap().is_err());
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_the_cache_stops_its_refresh() {
+        let inner = Scripted::new(3600);
+        let cache = TokenCache::new(inner.clone());
+        cache.get_token(&request()).await.unwrap();
+        let held = held_refresh(&cache, &inner, Duration::from_secs(3400)).await;
+        let slot = cache.slot(&request());
+        drop(cache);
+        // The aborted task let go of the flight lock without storing anything.
+        drop(slot.flight.lock().await);
+        drop(held);
+        let state = slot.state.lock().unwrap();
+        assert_eq!(state.generation, 1);
+        assert_eq!(state.cached.as_ref().unwrap().token.secret(), "token-1");
+    }
+
+    #[test]
+    fn far_future_instants_saturate() {
+        let now = Instant::now();
+        assert!(saturating_after(now, Duration::MAX) > now);
+        assert_eq!(
+            saturating_after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
     }
 
     #[test]

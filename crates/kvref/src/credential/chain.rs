@@ -5,7 +5,9 @@
 //! A credential that does not apply here (unavailable) passes to the next; a real failure (the
 //! identity exists but was refused, a broken configuration) stops the chain, because trying a
 //! developer's `az login` after production's identity was refused would hide the problem. The
-//! first credential that works is kept for the life of the chain. `AZURE_TOKEN_CREDENTIALS`
+//! first credential that works is kept for the life of the chain. When none works, that answer
+//! is given again without trying them until a back-off has passed (5 s, doubling up to 5
+//! minutes), then the chain is tried again: a blip at start-up does not last for ever. `AZURE_TOKEN_CREDENTIALS`
 //! narrows the chain as in the Azure SDKs: `dev` (the developer tools), `prod` (environment,
 //! workload identity, managed identity) or one credential's name.
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::developer::DEFAULT_TOOL_TIMEOUT;
+use super::recheck::RememberedFailure;
 use super::{
     AccessToken, AzureCliCredential, AzureDeveloperCliCredential, CredentialError,
     CredentialErrorKind, EnvironmentCredential, ManagedIdentityCredential, ManagedIdentityOptions,
@@ -120,6 +123,8 @@ impl DefaultCredentialOptions {
 pub struct DefaultCredential {
     members: Vec<Member>,
     selected: OnceLock<usize>,
+    /// The last "no credential could get a token", answered again during its back-off.
+    unselected: RememberedFailure,
 }
 
 enum Member {
@@ -184,6 +189,7 @@ impl DefaultCredential {
         Ok(Self {
             members,
             selected: OnceLock::new(),
+            unselected: RememberedFailure::default(),
         })
     }
 
@@ -253,6 +259,9 @@ impl TokenCredential for DefaultCredential {
         {
             return credential.get_token(request).await;
         }
+        if let Some(error) = self.unselected.recent() {
+            return Err(error);
+        }
         let mut attempts: Vec<CredentialError> = Vec::new();
         for (index, member) in self.members.iter().enumerate() {
             let result = match member {
@@ -261,6 +270,7 @@ impl TokenCredential for DefaultCredential {
             };
             match result {
                 Ok(token) => {
+                    self.unselected.passed();
                     if self.selected.set(index).is_ok() {
                         tracing::debug!(credential = member.name(), "DefaultCredential selected");
                     }
@@ -284,7 +294,9 @@ impl TokenCredential for DefaultCredential {
                 }
             }
         }
-        Err(combined_error(&attempts))
+        let error = combined_error(&attempts);
+        self.unselected.failed(&error);
+        Err(error)
     }
 }
 

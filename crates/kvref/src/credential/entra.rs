@@ -9,7 +9,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::certificate::ClientCertificate;
-use super::retry::{RetryOptions, send_with_retry};
+use super::retry::{Refused, RetryOptions, send_with_retry};
 use super::token_response::{describe_error_body, parse_token_response};
 use super::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
 use crate::Env;
@@ -212,7 +212,7 @@ impl EntraClient {
             other => other,
         };
         let client = self.transport.client();
-        let reply = send_with_retry(&self.retry, is_transient_status, || {
+        let reply = send_with_retry(&self.retry, is_transient_status, Refused::Final, || {
             let mut form = vec![
                 ("client_id", self.client_id.as_str()),
                 ("grant_type", "client_credentials"),

@@ -51,7 +51,8 @@
 //! # Caching and logging
 //!
 //! [`TokenCache`] wraps any credential: one request in flight per scope and tenant however many
-//! callers, refresh ahead of expiry, and the old token kept if a refresh fails. Every token
+//! callers, refresh ahead of expiry in a background task (a caller with a valid token never
+//! waits), and the old token kept if a refresh fails. Every token
 //! request runs in a `token_request` tracing span with the credential, the source, the identity
 //! kind (`system`, `client_id`, `object_id`, `resource_id`), the outcome and the elapsed time.
 //! Tokens, identity headers and secrets are never logged, displayed or put in errors.
@@ -77,6 +78,7 @@ mod developer;
 mod entra;
 mod environment;
 mod managed_identity;
+mod recheck;
 mod retry;
 mod token_response;
 mod user_assigned;

@@ -43,8 +43,10 @@ pub struct RetryOptions {
     pub max_elapsed: Duration,
     /// How long a 410 Gone keeps being retried (IMDS: "available within 70 seconds").
     pub gone_window: Duration,
-    /// Whether connection failures (no HTTP response at all) are retried. Connection refused
-    /// never is: nothing listens there.
+    /// Whether connection failures (no HTTP response at all) are retried. A refused connection
+    /// is retried only for an endpoint the environment names (App Service, Container Apps,
+    /// Service Fabric, Azure Arc, Cloud Shell), which may still be starting; for IMDS and Entra
+    /// it means nothing listens there.
     pub retry_connection_errors: bool,
 }
 
@@ -141,6 +143,17 @@ pub(crate) fn imds_transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 404 | 410 | 429) || status.is_server_error()
 }
 
+/// What a refused connection means for an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Nothing listens there and nothing will soon (IMDS on a machine without it, Entra): stop.
+    Final,
+    /// The environment names the endpoint, so it exists but may still be starting (App Service
+    /// and Container Apps are often not ready in a container's first seconds): retry within the
+    /// budget.
+    Retry,
+}
+
 /// A response read in full (bounded), with how many attempts it took. Its `Debug` leaves the body
 /// out: a token endpoint's body is the token.
 pub(crate) struct Reply {
@@ -176,11 +189,13 @@ pub(crate) struct NoResponse {
 /// The most of a response body kvref reads; token responses are a few kilobytes.
 const BODY_LIMIT: usize = 256 * 1024;
 
-/// Sends the request `build` makes, retrying per `options` while `transient(status)` says so.
-/// Returns the last response, transient or not, once retrying stops.
+/// Sends the request `build` makes, retrying per `options` while `transient(status)` says so
+/// (and a refused connection when `refused` says so). Returns the last response, transient or
+/// not, once retrying stops.
 pub(crate) async fn send_with_retry(
     options: &RetryOptions,
     transient: fn(StatusCode) -> bool,
+    refused_means: Refused,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<Reply, NoResponse> {
     let start = Instant::now();
@@ -231,7 +246,8 @@ pub(crate) async fn send_with_retry(
                 let timed_out = error.is_timeout();
                 // A server whose certificate we reject will not change its mind.
                 let rejected = is_tls_rejection(&error);
-                let delay = if options.retry_connection_errors && !refused && !rejected {
+                let retryable = !rejected && (!refused || refused_means == Refused::Retry);
+                let delay = if options.retry_connection_errors && retryable {
                     options.next_delay(retries, elapsed, None, None)
                 } else {
                     None
@@ -324,10 +340,15 @@ mod tests {
         drop(closed);
         let url = format!("http://{addr}/msi/token?resource=QUERY-RESOURCE&client_id=QUERY-ID");
         let client = reqwest::Client::new();
-        let failure = send_with_retry(&RetryOptions::none(), imds_transient, || client.get(&url))
-            .await
-            .err()
-            .unwrap();
+        let failure = send_with_retry(
+            &RetryOptions::none(),
+            imds_transient,
+            Refused::Retry,
+            || client.get(&url),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(failure.refused, "{}", failure.detail);
         assert!(!failure.detail.contains("QUERY-"), "{}", failure.detail);
         assert!(!failure.detail.contains("msi/token"), "{}", failure.detail);

@@ -1,5 +1,6 @@
 //! The token cache in front of a real credential, against the emulator: one request however many
-//! callers, refresh ahead of expiry exactly once, and the old token kept when a refresh fails.
+//! callers, refresh ahead of expiry (in the background) exactly once, and the old token kept when
+//! a refresh fails.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,8 +76,9 @@ async fn a_token_near_expiry_is_refreshed_before_it_expires_and_only_once() {
         })
         .collect();
     for caller in callers {
-        caller.await.unwrap().unwrap();
+        assert_eq!(caller.await.unwrap().unwrap().secret(), first.secret());
     }
+    cache.refreshes_finished().await;
     assert_eq!(app_service_requests(&emu).await, 2);
     let refreshed = cache.get_token(&TokenRequest::new(SCOPE)).await.unwrap();
     assert!(refreshed.expires_on() >= first.expires_on());
@@ -103,17 +105,21 @@ async fn a_failed_refresh_keeps_the_old_token_until_it_expires() {
     tokio::time::advance(Duration::from_secs(400)).await;
     let kept = cache.get_token(&TokenRequest::new(SCOPE)).await.unwrap();
     assert_eq!(kept.secret(), first.secret());
+    cache.refreshes_finished().await;
     let failed = app_service_requests(&emu).await - 1;
     assert!(failed >= 1, "a refresh was attempted");
 
     // Not retried on every call while the old token is good.
-    cache.get_token(&TokenRequest::new(SCOPE)).await.unwrap();
+    let kept = cache.get_token(&TokenRequest::new(SCOPE)).await.unwrap();
+    assert_eq!(kept.secret(), first.secret());
+    cache.refreshes_finished().await;
     assert_eq!(app_service_requests(&emu).await, 1 + failed);
 
     // The service recovers: the next attempt (30 s later) succeeds.
     emu.clear_faults().await;
     tokio::time::advance(Duration::from_secs(31)).await;
     cache.get_token(&TokenRequest::new(SCOPE)).await.unwrap();
+    cache.refreshes_finished().await;
     let served = requests_to(&emu, Endpoint::AppService).await;
     assert_eq!(served.last().unwrap().status, 200);
     assert_eq!(served.len(), 2 + failed);

@@ -12,6 +12,7 @@ mod credential_chain;
 mod credential_developer;
 mod credential_entra;
 mod credential_managed_identity;
+mod credential_recovery;
 mod credential_retry;
 mod local_down;
 mod local_emulator;

@@ -103,6 +103,8 @@ async fn no_token_or_identity_secret_reaches_the_logs() {
     tokens.push(cache.get_token(&request).await.unwrap().secret().to_owned());
     tokio::time::advance(Duration::from_secs(301)).await;
     tokens.push(cache.get_token(&request).await.unwrap().secret().to_owned());
+    cache.refreshes_finished().await;
+    tokens.push(cache.get_token(&request).await.unwrap().secret().to_owned());
     emu.add_fault(Fault {
         endpoint: Endpoint::Imds,
         status: Some(503),
@@ -112,6 +114,7 @@ async fn no_token_or_identity_secret_reaches_the_logs() {
     .await;
     tokio::time::advance(Duration::from_secs(301)).await;
     tokens.push(cache.get_token(&request).await.unwrap().secret().to_owned());
+    cache.refreshes_finished().await;
 
     // Every test of this binary logs into one buffer: the leak scan covers all of it.
     let log = capture::text();

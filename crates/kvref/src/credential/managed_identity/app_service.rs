@@ -6,14 +6,14 @@
 
 use reqwest::StatusCode;
 
+use super::protocol::{Call, Target};
 use super::{
-    Context, ManagedIdentitySource, SecretHeader, SelectorNames, endpoint_url, error, fetch,
-    secret_header, status_text, unreachable, with_query,
+    Context, ManagedIdentitySource, SecretHeader, SelectorNames, endpoint_url, error,
+    secret_header, status_text, with_query,
 };
 use crate::Env;
 use crate::credential::retry::{Reply, RetryOptions};
-use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
-use crate::retry::is_transient_status;
+use crate::credential::{CredentialError, CredentialErrorKind};
 use crate::transport::HttpTransport;
 
 const API_VERSION: &str = "2019-08-01";
@@ -42,16 +42,14 @@ const ASSIGN_USER_IDENTITY: &str = concat!(
 );
 
 pub(super) struct AppService {
-    url: url::Url,
+    target: Target,
     header: SecretHeader,
-    transport: HttpTransport,
-    retry: RetryOptions,
 }
 
 impl std::fmt::Debug for AppService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppService")
-            .field("url", &self.url.as_str())
+            .field("url", &self.target.url.as_str())
             .finish_non_exhaustive()
     }
 }
@@ -63,39 +61,30 @@ impl AppService {
         retry: RetryOptions,
     ) -> Result<Self, CredentialError> {
         Ok(Self {
-            url: endpoint_url(env, "IDENTITY_ENDPOINT")?,
+            target: Target::new(endpoint_url(env, "IDENTITY_ENDPOINT")?, &transport, retry),
             header: secret_header(env, PROTOCOL.variable),
-            transport,
-            retry,
         })
     }
+}
 
-    pub(super) async fn get_token(
-        &self,
-        request: &TokenRequest,
-        ctx: &Context<'_>,
-    ) -> Result<AccessToken, CredentialError> {
-        let resource = super::resource_of(request)?;
+impl super::protocol::Protocol for AppService {
+    const SOURCE: ManagedIdentitySource = SOURCE;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn call(&self, resource: &str, ctx: &Context<'_>) -> Result<Call, CredentialError> {
         let query = [("api-version", API_VERSION), ("resource", resource)];
         let url = with_query(
-            &self.url,
+            &self.target.url,
             query.into_iter().chain(SELECTORS.pair(ctx.identity)),
         );
-        let client = self.transport.identity_client();
-        let header = self.header.value(SOURCE)?;
-        fetch(
-            SOURCE,
-            &self.retry,
-            is_transient_status,
-            || {
-                client
-                    .get(url.clone())
-                    .header(PROTOCOL.secret, header.clone())
-            },
-            |failure| unreachable(SOURCE, &self.url, failure),
-        )
-        .await?
-        .map_err(|reply| refusal(&PROTOCOL, &reply, ctx))
+        Ok(Call::get(url).header(PROTOCOL.secret, self.header.value(SOURCE)?))
+    }
+
+    fn refusal(&self, reply: &Reply, _: &str, ctx: &Context<'_>) -> CredentialError {
+        refusal(&PROTOCOL, reply, ctx)
     }
 }
 

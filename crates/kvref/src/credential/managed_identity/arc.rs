@@ -12,10 +12,11 @@
 use std::path::{Component, Path, PathBuf};
 
 use reqwest::StatusCode;
-use reqwest::header::WWW_AUTHENTICATE;
+use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
 
+use super::protocol::{Call, fetch};
 use super::{
-    ARC_DEFAULT_ENDPOINT, ManagedIdentitySource, endpoint_url, error, fetch, gave_up, status_text,
+    ARC_DEFAULT_ENDPOINT, ManagedIdentitySource, endpoint_url, error, gave_up, status_text,
     unreachable, with_query,
 };
 use crate::Env;
@@ -68,12 +69,14 @@ impl Arc {
             [("api-version", API_VERSION), ("resource", resource)],
         );
         let client = self.transport.identity_client();
+        let call = Call::get(url).header("Metadata", HeaderValue::from_static("true"));
 
-        let challenge = send_with_retry(&self.retry, imds_transient, || {
-            client.get(url.clone()).header("Metadata", "true")
-        })
-        .await
-        .map_err(|failure| unreachable(SOURCE, &self.url, failure))?;
+        let challenge =
+            send_with_retry(&self.retry, imds_transient, SOURCE.refused_means(), || {
+                call.build(client)
+            })
+            .await
+            .map_err(|failure| unreachable(SOURCE, &self.url, failure))?;
         if challenge.status != StatusCode::UNAUTHORIZED {
             return Err(self.unexpected(&challenge, "a 401 challenge naming a key file"));
         }
@@ -104,16 +107,12 @@ impl Arc {
             .with_fix("restart the Azure Connected Machine agent (azcmagent) to issue a new key")
         })?;
 
+        let call = call.header("Authorization", authorization);
         fetch(
             SOURCE,
             &self.retry,
             imds_transient,
-            || {
-                client
-                    .get(url.clone())
-                    .header("Metadata", "true")
-                    .header("Authorization", authorization.clone())
-            },
+            || call.build(client),
             |failure| unreachable(SOURCE, &self.url, failure),
         )
         .await?

@@ -8,14 +8,16 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use reqwest::header::HeaderValue;
 
+use super::protocol::{Call, Target};
 use super::{
-    Context, ManagedIdentitySource, SelectorNames, endpoint_url, error, fetch, status_text,
-    unreachable, with_query,
+    Context, ManagedIdentitySource, SelectorNames, endpoint_url, error, status_text, unreachable,
+    with_query,
 };
 use crate::Env;
-use crate::credential::retry::{Reply, RetryOptions, imds_transient};
-use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
+use crate::credential::retry::{NoResponse, Reply, RetryOptions, imds_transient};
+use crate::credential::{CredentialError, CredentialErrorKind};
 use crate::transport::HttpTransport;
 
 const DEFAULT_HOST: &str = "http://169.254.169.254";
@@ -41,9 +43,7 @@ const ASSIGN_USER_IDENTITY: &str = concat!(
 
 #[derive(Debug)]
 pub(super) struct Imds {
-    url: url::Url,
-    transport: HttpTransport,
-    retry: RetryOptions,
+    target: Target,
 }
 
 impl Imds {
@@ -62,9 +62,7 @@ impl Imds {
                 .map_err(|e| error(CredentialErrorKind::InvalidConfiguration, e.to_string()))?,
         };
         Ok(Self {
-            url,
-            transport,
-            retry,
+            target: Target::new(url, &transport, retry),
         })
     }
 
@@ -74,9 +72,9 @@ impl Imds {
     pub(super) async fn probe(&self, timeout: Duration) -> Result<(), CredentialError> {
         let attempt = tokio::time::timeout(
             timeout,
-            self.transport
-                .identity_client()
-                .get(self.url.clone())
+            self.target
+                .client
+                .get(self.target.url.clone())
                 .timeout(timeout)
                 .send(),
         )
@@ -104,7 +102,7 @@ impl Imds {
             format!(
                 "no managed identity endpoint in the environment, and IMDS at {} is not \
                  available: {why}",
-                super::redact_query(&self.url)
+                super::redact_query(&self.target.url)
             ),
         )
         .with_fix(concat!(
@@ -114,35 +112,37 @@ impl Imds {
             "on a developer machine, log in with `az login`"
         ))
     }
+}
 
-    pub(super) async fn get_token(
-        &self,
-        request: &TokenRequest,
-        ctx: &Context<'_>,
-    ) -> Result<AccessToken, CredentialError> {
-        let resource = super::resource_of(request)?;
+impl super::protocol::Protocol for Imds {
+    const SOURCE: ManagedIdentitySource = SOURCE;
+
+    const TRANSIENT: fn(StatusCode) -> bool = imds_transient;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn call(&self, resource: &str, ctx: &Context<'_>) -> Result<Call, CredentialError> {
         let query = [("api-version", API_VERSION), ("resource", resource)];
         let url = with_query(
-            &self.url,
+            &self.target.url,
             query.into_iter().chain(SELECTORS.pair(ctx.identity)),
         );
-        let client = self.transport.identity_client();
-        fetch(
-            SOURCE,
-            &self.retry,
-            imds_transient,
-            || client.get(url.clone()).header("Metadata", "true"),
-            |failure| {
-                if failure.refused {
-                    // Nothing listens there: there is no IMDS here.
-                    self.absent("the connection was refused")
-                } else {
-                    unreachable(SOURCE, &self.url, failure)
-                }
-            },
-        )
-        .await?
-        .map_err(|reply| refusal(&reply, ctx))
+        Ok(Call::get(url).header("Metadata", HeaderValue::from_static("true")))
+    }
+
+    fn refusal(&self, reply: &Reply, _: &str, ctx: &Context<'_>) -> CredentialError {
+        refusal(reply, ctx)
+    }
+
+    fn no_response(&self, failure: NoResponse) -> CredentialError {
+        if failure.refused {
+            // Nothing listens there: there is no IMDS here.
+            self.absent("the connection was refused")
+        } else {
+            unreachable(SOURCE, &self.target.url, failure)
+        }
     }
 }
 
@@ -200,13 +200,13 @@ mod tests {
             let env = Env::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", host)]);
             let imds = Imds::new(&env, transport.clone(), RetryOptions::imds()).unwrap();
             assert_eq!(
-                imds.url.as_str(),
+                imds.target.url.as_str(),
                 "http://127.0.0.1:8080/metadata/identity/oauth2/token"
             );
         }
         let imds = Imds::new(&Env::default(), transport.clone(), RetryOptions::imds()).unwrap();
         assert_eq!(
-            imds.url.as_str(),
+            imds.target.url.as_str(),
             "http://169.254.169.254/metadata/identity/oauth2/token"
         );
         let env = Env::from_pairs([("AZURE_POD_IDENTITY_AUTHORITY_HOST", "not a url")]);

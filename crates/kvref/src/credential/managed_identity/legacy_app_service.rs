@@ -6,14 +6,13 @@
 //! `expires_on` comes as a date string such as `1/16/2020 5:24:12 AM +00:00`.
 
 use super::app_service::{Protocol, refusal};
+use super::protocol::{Call, Target};
 use super::{
-    Context, ManagedIdentitySource, SecretHeader, endpoint_url, fetch, secret_header, unreachable,
-    with_query,
+    Context, ManagedIdentitySource, SecretHeader, endpoint_url, secret_header, with_query,
 };
 use crate::Env;
-use crate::credential::retry::RetryOptions;
-use crate::credential::{AccessToken, CredentialError, TokenRequest, UserAssignedId};
-use crate::retry::is_transient_status;
+use crate::credential::retry::{Reply, RetryOptions};
+use crate::credential::{CredentialError, UserAssignedId};
 use crate::transport::HttpTransport;
 
 const API_VERSION: &str = "2017-09-01";
@@ -25,19 +24,17 @@ const PROTOCOL: Protocol = Protocol {
 };
 
 pub(super) struct LegacyAppService {
-    url: url::Url,
+    target: Target,
     header: SecretHeader,
     /// Azure Machine Learning compute names its identity in `DEFAULT_IDENTITY_CLIENT_ID`; it is
     /// used when nothing else chose one (as the Azure SDKs do for this protocol).
     default_client_id: Option<String>,
-    transport: HttpTransport,
-    retry: RetryOptions,
 }
 
 impl std::fmt::Debug for LegacyAppService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LegacyAppService")
-            .field("url", &self.url.as_str())
+            .field("url", &self.target.url.as_str())
             .finish_non_exhaustive()
     }
 }
@@ -49,20 +46,21 @@ impl LegacyAppService {
         retry: RetryOptions,
     ) -> Result<Self, CredentialError> {
         Ok(Self {
-            url: endpoint_url(env, "MSI_ENDPOINT")?,
+            target: Target::new(endpoint_url(env, "MSI_ENDPOINT")?, &transport, retry),
             header: secret_header(env, PROTOCOL.variable),
             default_client_id: env.get("DEFAULT_IDENTITY_CLIENT_ID").map(str::to_owned),
-            transport,
-            retry,
         })
     }
+}
 
-    pub(super) async fn get_token(
-        &self,
-        request: &TokenRequest,
-        ctx: &Context<'_>,
-    ) -> Result<AccessToken, CredentialError> {
-        let resource = super::resource_of(request)?;
+impl super::protocol::Protocol for LegacyAppService {
+    const SOURCE: ManagedIdentitySource = SOURCE;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn call(&self, resource: &str, ctx: &Context<'_>) -> Result<Call, CredentialError> {
         // Object and resource ids were refused when the credential was built.
         let client_id = match ctx.identity {
             Some(UserAssignedId::ClientId(id)) => Some(id.as_str()),
@@ -70,21 +68,15 @@ impl LegacyAppService {
         };
         let query = [("resource", resource), ("api-version", API_VERSION)];
         let url = with_query(
-            &self.url,
+            &self.target.url,
             query
                 .into_iter()
                 .chain(client_id.map(|id| ("clientid", id))),
         );
-        let client = self.transport.identity_client();
-        let header = self.header.value(SOURCE)?;
-        fetch(
-            SOURCE,
-            &self.retry,
-            is_transient_status,
-            || client.get(url.clone()).header("secret", header.clone()),
-            |failure| unreachable(SOURCE, &self.url, failure),
-        )
-        .await?
-        .map_err(|reply| refusal(&PROTOCOL, &reply, ctx))
+        Ok(Call::get(url).header("secret", self.header.value(SOURCE)?))
+    }
+
+    fn refusal(&self, reply: &Reply, _: &str, ctx: &Context<'_>) -> CredentialError {
+        refusal(&PROTOCOL, reply, ctx)
     }
 }

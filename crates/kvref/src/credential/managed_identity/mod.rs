@@ -16,6 +16,7 @@ mod arc;
 mod cloud_shell;
 mod imds;
 mod legacy_app_service;
+mod protocol;
 mod service_fabric;
 
 use std::fmt;
@@ -23,11 +24,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::OnceCell;
 
-use reqwest::StatusCode;
-
-use super::retry::{NoResponse, Reply, RetryOptions, send_with_retry};
+use super::recheck::RememberedFailure;
+use super::retry::{NoResponse, Refused, Reply, RetryOptions};
 use super::token_response::{describe_error_body, parse_token_response};
 use super::user_assigned::{IdentitySelection, identity_kind, select_identity};
 use super::{
@@ -116,6 +115,16 @@ impl ManagedIdentitySource {
             Self::AzureArc => "arc",
             Self::CloudShell => "cloud_shell",
             Self::Imds => "imds",
+        }
+    }
+
+    /// What a refused connection means. Every source but IMDS is an endpoint the environment
+    /// names (or, for Arc, an agent that is installed), which may still be starting: retried.
+    /// IMDS refusing means there is none here.
+    pub(crate) fn refused_means(&self) -> Refused {
+        match self {
+            Self::Imds => Refused::Final,
+            _ => Refused::Retry,
         }
     }
 
@@ -221,8 +230,8 @@ pub struct ManagedIdentityCredential {
     endpoint: Endpoint,
     identity: Option<UserAssignedId>,
     selection: IdentitySelection,
-    /// Set inside the chain: probe IMDS once (1 s, no retries) before the first real request.
-    probe: Option<OnceCell<Result<(), CredentialError>>>,
+    /// Set inside the chain: probe IMDS (1 s, no retries) before the first real request.
+    probe: Option<ImdsProbe>,
 }
 
 /// The per-source state.
@@ -311,10 +320,10 @@ impl ManagedIdentityCredential {
         self.selection
     }
 
-    /// Inside the default chain, IMDS is probed once before use so machines without it fail fast.
+    /// Inside the default chain, IMDS is probed before use so machines without it fail fast.
     pub(crate) fn probe_imds_first(mut self) -> Self {
         if self.source == ManagedIdentitySource::Imds {
-            self.probe = Some(OnceCell::new());
+            self.probe = Some(ImdsProbe::default());
         }
         self
     }
@@ -325,19 +334,17 @@ impl ManagedIdentityCredential {
             selection: self.selection,
         };
         match &self.endpoint {
-            Endpoint::AppService(e) => e.get_token(request, &ctx).await,
-            Endpoint::LegacyAppService(e) => e.get_token(request, &ctx).await,
-            Endpoint::ServiceFabric(e) => e.get_token(request).await,
+            Endpoint::AppService(e) => protocol::get_token(e, request, &ctx).await,
+            Endpoint::LegacyAppService(e) => protocol::get_token(e, request, &ctx).await,
+            Endpoint::ServiceFabric(e) => protocol::get_token(e, request, &ctx).await,
+            // Two requests (a challenge, then the token): its own sequence over the same parts.
             Endpoint::AzureArc(e) => e.get_token(request).await,
-            Endpoint::CloudShell(e) => e.get_token(request).await,
+            Endpoint::CloudShell(e) => protocol::get_token(e, request, &ctx).await,
             Endpoint::Imds(imds) => {
                 if let Some(probe) = &self.probe {
-                    probe
-                        .get_or_init(|| imds.probe(PROBE_TIMEOUT))
-                        .await
-                        .clone()?;
+                    probe.check(imds).await?;
                 }
-                imds.get_token(request, &ctx).await
+                protocol::get_token(imds, request, &ctx).await
             }
         }
     }
@@ -345,6 +352,40 @@ impl ManagedIdentityCredential {
 
 /// The chain's IMDS probe waits this long for any HTTP answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether IMDS answers: once it has, for ever; a failure is remembered only for a back-off,
+/// so a blip at start-up does not make IMDS unavailable for the life of the process.
+#[derive(Debug, Default)]
+struct ImdsProbe {
+    passed: std::sync::OnceLock<()>,
+    failure: RememberedFailure,
+    /// One probe at a time; concurrent callers take its result.
+    flight: tokio::sync::Mutex<()>,
+}
+
+impl ImdsProbe {
+    async fn check(&self, imds: &imds::Imds) -> Result<(), CredentialError> {
+        if self.passed.get().is_some() {
+            return Ok(());
+        }
+        let _flight = self.flight.lock().await;
+        if self.passed.get().is_some() {
+            return Ok(());
+        }
+        if let Some(error) = self.failure.recent() {
+            return Err(error);
+        }
+        let result = imds.probe(PROBE_TIMEOUT).await;
+        match &result {
+            Ok(()) => {
+                self.failure.passed();
+                let _ = self.passed.set(());
+            }
+            Err(error) => self.failure.failed(error),
+        }
+        result
+    }
+}
 
 #[async_trait]
 impl TokenCredential for ManagedIdentityCredential {
@@ -527,31 +568,6 @@ pub(super) fn with_query<'a>(
     let mut url = base.clone();
     url.query_pairs_mut().extend_pairs(pairs);
     url
-}
-
-/// A token, or the endpoint's final, non-transient reply for the source to explain.
-pub(super) type Answer = Result<AccessToken, Reply>;
-
-/// Sends the request `build` makes, retrying while `transient` says so, and reads the outcome
-/// as every source does: a 2xx must hold a token, a reply still transient when the budget ran
-/// out is [`gave_up`], and no answer at all is turned into an error by `no_response`.
-pub(super) async fn fetch(
-    source: ManagedIdentitySource,
-    retry: &RetryOptions,
-    transient: fn(StatusCode) -> bool,
-    build: impl Fn() -> reqwest::RequestBuilder,
-    no_response: impl FnOnce(NoResponse) -> CredentialError,
-) -> Result<Answer, CredentialError> {
-    let reply = send_with_retry(retry, transient, build)
-        .await
-        .map_err(no_response)?;
-    if reply.status.is_success() {
-        return token_from(source, &reply).map(Ok);
-    }
-    if transient(reply.status) {
-        return Err(gave_up(source, &reply));
-    }
-    Ok(Err(reply))
 }
 
 pub(super) fn error(kind: CredentialErrorKind, message: impl Into<String>) -> CredentialError {

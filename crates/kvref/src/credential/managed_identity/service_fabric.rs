@@ -16,36 +16,31 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use sha1::{Digest, Sha1};
 
+use super::protocol::{Call, Target};
 use super::{
-    ManagedIdentitySource, SecretHeader, endpoint_url, error, fetch, secret_header, status_text,
+    Context, ManagedIdentitySource, SecretHeader, endpoint_url, error, secret_header, status_text,
     unreachable, with_query,
 };
 use crate::Env;
-use crate::credential::retry::{Reply, RetryOptions};
-use crate::credential::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
+use crate::credential::retry::{NoResponse, Reply, RetryOptions};
+use crate::credential::{CredentialError, CredentialErrorKind};
 use crate::transport::HttpTransport;
 
 const API_VERSION: &str = "2019-07-01-preview";
 const SOURCE: ManagedIdentitySource = ManagedIdentitySource::ServiceFabric;
 
 pub(super) struct ServiceFabric {
-    url: url::Url,
+    /// Its client is the pinned one, not the transport's.
+    target: Target,
     header: SecretHeader,
-    client: reqwest::Client,
-    retry: RetryOptions,
 }
 
 impl std::fmt::Debug for ServiceFabric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceFabric")
-            .field("url", &self.url.as_str())
+            .field("url", &self.target.url.as_str())
             .finish_non_exhaustive()
     }
-}
-
-/// Service Fabric documents only 429 as retryable.
-fn transient(status: StatusCode) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
 }
 
 impl ServiceFabric {
@@ -59,45 +54,47 @@ impl ServiceFabric {
             parse_thumbprint(env.get("IDENTITY_SERVER_THUMBPRINT").unwrap_or_default())?;
         let client = pinned_client(transport, thumbprint)?;
         Ok(Self {
-            url,
+            target: Target { url, client, retry },
             header: secret_header(env, "IDENTITY_HEADER"),
-            client,
-            retry,
         })
     }
+}
 
-    pub(super) async fn get_token(
-        &self,
-        request: &TokenRequest,
-    ) -> Result<AccessToken, CredentialError> {
-        let resource = super::resource_of(request)?;
+/// Service Fabric documents only 429 as retryable.
+fn transient(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+}
+
+impl super::protocol::Protocol for ServiceFabric {
+    const SOURCE: ManagedIdentitySource = SOURCE;
+
+    const TRANSIENT: fn(StatusCode) -> bool = transient;
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn call(&self, resource: &str, _: &Context<'_>) -> Result<Call, CredentialError> {
         let url = with_query(
-            &self.url,
+            &self.target.url,
             [("api-version", API_VERSION), ("resource", resource)],
         );
-        let header = self.header.value(SOURCE)?;
-        fetch(
-            SOURCE,
-            &self.retry,
-            transient,
-            || {
-                self.client
-                    .get(url.clone())
-                    .header("Secret", header.clone())
-            },
-            |failure| {
-                let err = unreachable(SOURCE, &self.url, failure);
-                if err.message().contains("certificate") {
-                    return err.with_fix(concat!(
-                        "the server's certificate does not match IDENTITY_SERVER_THUMBPRINT; ",
-                        "check that the variables come from this Service Fabric node"
-                    ));
-                }
-                err
-            },
-        )
-        .await?
-        .map_err(|reply| refusal(&reply))
+        Ok(Call::get(url).header("Secret", self.header.value(SOURCE)?))
+    }
+
+    fn refusal(&self, reply: &Reply, _: &str, _: &Context<'_>) -> CredentialError {
+        refusal(reply)
+    }
+
+    fn no_response(&self, failure: NoResponse) -> CredentialError {
+        let err = unreachable(SOURCE, &self.target.url, failure);
+        if err.message().contains("certificate") {
+            return err.with_fix(concat!(
+                "the server's certificate does not match IDENTITY_SERVER_THUMBPRINT; ",
+                "check that the variables come from this Service Fabric node"
+            ));
+        }
+        err
     }
 }
 
