@@ -34,7 +34,10 @@ use crate::credential::{
     DefaultCredential, DefaultCredentialOptions, TokenCredential, UserAssignedId,
 };
 use crate::error::Error;
+#[cfg(feature = "local")]
 use crate::local::LocalEmulator;
+#[cfg(not(feature = "local"))]
+use crate::local_off::LocalEmulator;
 use crate::resolve::{Resolver, ResolverBuilder};
 use crate::transport::HttpTransport;
 
@@ -106,7 +109,7 @@ impl Connection {
         let (transport, credential_env) = match &local {
             Some(local) => (
                 local.transport().map_err(configuration)?,
-                local.credential_env(env),
+                local.credential_env(env).map_err(configuration)?,
             ),
             None => (HttpTransport::shared().map_err(configuration)?, env.clone()),
         };

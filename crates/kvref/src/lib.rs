@@ -55,7 +55,10 @@ pub mod connect;
 pub mod credential;
 pub mod env;
 pub mod error;
+#[cfg(feature = "local")]
 pub mod local;
+#[cfg(not(feature = "local"))]
+mod local_off;
 pub mod reference;
 pub mod resolve;
 mod retry;
