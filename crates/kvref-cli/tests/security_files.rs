@@ -21,13 +21,23 @@ async fn only_regular_files_are_read() {
     let dir = files.path().join("dir.yaml");
     std::fs::create_dir(&dir).unwrap();
     let fifo = files.path().join("pipe.toml");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
-    for (path, kind) in [(&zero, "a device"), (&dir, "a directory"), (&fifo, "a FIFO")] {
+    for (path, kind) in [
+        (&zero, "a device"),
+        (&dir, "a directory"),
+        (&fifo, "a FIFO"),
+    ] {
         let (code, err) = check_file(path).await;
         assert_eq!(code, Some(2), "{err}");
         assert!(err.contains(path.to_str().unwrap()), "{err}");
-        assert!(err.contains(kind) && err.contains("regular files only"), "{err}");
+        assert!(
+            err.contains(kind) && err.contains("regular files only"),
+            "{err}"
+        );
     }
     // A symlink to a regular file is fine.
     let real = files.write("real.json", r#"{"plain": "x"}"#);
@@ -46,7 +56,10 @@ async fn files_over_the_size_limit_are_refused() {
     let big = files.write("big.json", &text);
     let (code, err) = check_file(&big).await;
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("big.json") && err.contains("limit of 16 MiB"), "{err}");
+    assert!(
+        err.contains("big.json") && err.contains("limit of 16 MiB"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,7 +72,10 @@ async fn deep_yaml_flow_nesting_is_refused_before_parsing() {
         let path = files.write(name, &text);
         let (code, err) = check_file(&path).await;
         assert_eq!(code, Some(2), "{err}");
-        assert!(err.contains(name) && err.contains("limit of 64 levels"), "{err}");
+        assert!(
+            err.contains(name) && err.contains("limit of 64 levels"),
+            "{err}"
+        );
     }
     // Nesting within the limit is read as before.
     let path = files.write("ok.yaml", "a: [[[\"x\"]]]\nb: \"[[[[[[[[\"\n");
@@ -73,8 +89,10 @@ async fn terminal_escapes_from_a_service_are_shown_escaped_in_the_table() {
     emu.add_fault(Fault {
         endpoint: Endpoint::KeyVault,
         status: Some(403),
-        body: Some(serde_json::json!({"error": {"code": "Forbidden\u{1b}[2J", "message":
-            "denied \u{1b}[2J\u{1b}[31m FAKE: all references Resolved\u{1b}[0m"}})),
+        body: Some(
+            serde_json::json!({"error": {"code": "Forbidden\u{1b}[2J", "message":
+            "denied \u{1b}[2J\u{1b}[31m FAKE: all references Resolved\u{1b}[0m"}}),
+        ),
         ..Fault::default()
     })
     .await;

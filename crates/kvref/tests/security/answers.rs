@@ -62,16 +62,36 @@ async fn a_secret_id_for_another_vault_name_or_version_is_refused() {
         "@KeyVault(VaultName=myvault;SecretName=DbPassword;SecretVersion={VERSION_A})"
     ));
     let cases = [
-        (&latest, format!("https://othervault.vault.azure.net/secrets/DbPassword/{VERSION_F}"), "another vault"),
-        (&latest, format!("https://evil.example/secrets/DbPassword/{VERSION_F}"), "another vault"),
-        (&latest, format!("https://myvault.vault.azure.net/secrets/Other/{VERSION_F}"), "another secret"),
-        (&pinned, format!("https://myvault.vault.azure.net/secrets/DbPassword/{VERSION_F}"), "another version"),
+        (
+            &latest,
+            format!("https://othervault.vault.azure.net/secrets/DbPassword/{VERSION_F}"),
+            "another vault",
+        ),
+        (
+            &latest,
+            format!("https://evil.example/secrets/DbPassword/{VERSION_F}"),
+            "another vault",
+        ),
+        (
+            &latest,
+            format!("https://myvault.vault.azure.net/secrets/Other/{VERSION_F}"),
+            "another secret",
+        ),
+        (
+            &pinned,
+            format!("https://myvault.vault.azure.net/secrets/DbPassword/{VERSION_F}"),
+            "another version",
+        ),
     ];
     for (reference, id, says) in cases {
         answer_second(&emu, 200, json!({"value": "INJECTED-VALUE", "id": id})).await;
         let client = fast_client(CountingCredential::fixed(), emu::transport(&emu));
         let error = client.get_secret(reference).await.unwrap_err();
-        assert_eq!(error.kind(), VaultErrorKind::InvalidResponse, "{id}: {error}");
+        assert_eq!(
+            error.kind(),
+            VaultErrorKind::InvalidResponse,
+            "{id}: {error}"
+        );
         assert!(error.to_string().contains(says), "{id}: {error}");
         assert!(!error.to_string().contains("INJECTED"), "{error}");
     }
@@ -99,7 +119,9 @@ async fn key_vault_text_is_escaped_and_the_token_scrubbed() {
     .await;
     let client = fast_client(CountingCredential::fixed(), emu::transport(&emu));
     let error = client
-        .get_secret(&reference("@KeyVault(VaultName=myvault;SecretName=DbPassword)"))
+        .get_secret(&reference(
+            "@KeyVault(VaultName=myvault;SecretName=DbPassword)",
+        ))
         .await
         .unwrap_err();
     let shown = format!(
@@ -111,7 +133,10 @@ async fn key_vault_text_is_escaped_and_the_token_scrubbed() {
     assert!(!shown.contains("eyJ0eXAi"), "{shown}");
     assert!(!shown.contains('\u{1b}'), "{shown}");
     let message = error.service_message().unwrap();
-    assert!(message.contains("<redacted>") && message.contains("\\u{1b}[2J"), "{message}");
+    assert!(
+        message.contains("<redacted>") && message.contains("\\u{1b}[2J"),
+        "{message}"
+    );
     assert_eq!(error.code(), Some("Forbidden\\u{1b}[2J"));
 }
 
@@ -123,7 +148,9 @@ async fn identity_text_is_escaped_and_the_identity_secrets_scrubbed() {
     emu.add_fault(Fault {
         endpoint: Endpoint::AppService,
         status: Some(401),
-        body: Some(json!({"message": format!("invalid X-IDENTITY-HEADER value {header}\u{1b}[2J")})),
+        body: Some(
+            json!({"message": format!("invalid X-IDENTITY-HEADER value {header}\u{1b}[2J")}),
+        ),
         ..Fault::default()
     })
     .await;
@@ -138,7 +165,10 @@ async fn identity_text_is_escaped_and_the_identity_secrets_scrubbed() {
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(&header), "{shown}");
     assert!(!shown.contains('\u{1b}'), "{shown}");
-    assert!(error.to_string().contains("<redacted>\\u{1b}[2J"), "{error}");
+    assert!(
+        error.to_string().contains("<redacted>\\u{1b}[2J"),
+        "{error}"
+    );
 
     // Entra ID quoting the client secret back.
     emu.clear_faults().await;
@@ -160,7 +190,12 @@ async fn identity_text_is_escaped_and_the_identity_secrets_scrubbed() {
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(cred_emulator::SP_SECRET), "{shown}");
     assert!(!shown.contains('\u{7}'), "{shown}");
-    assert!(error.to_string().contains("secret <redacted> is wrong\\u{7}"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("secret <redacted> is wrong\\u{7}"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -185,7 +220,11 @@ async fn a_token_expired_on_arrival_is_refused_and_not_cached() {
             .get_token(&TokenRequest::new(SCOPE))
             .await
             .unwrap_err();
-        assert_eq!(error.kind(), CredentialErrorKind::InvalidResponse, "{error}");
+        assert_eq!(
+            error.kind(),
+            CredentialErrorKind::InvalidResponse,
+            "{error}"
+        );
         assert!(error.to_string().contains("already expired"), "{error}");
     }
     // Asked again each time: nothing expired was cached.
@@ -203,7 +242,9 @@ async fn a_vault_certificate_nobody_trusts_is_refused_once() {
         .build()
         .unwrap();
     let error = fast_client(CountingCredential::fixed(), transport)
-        .get_secret(&reference("@KeyVault(VaultName=myvault;SecretName=DbPassword)"))
+        .get_secret(&reference(
+            "@KeyVault(VaultName=myvault;SecretName=DbPassword)",
+        ))
         .await
         .unwrap_err();
     assert_eq!(error.kind(), VaultErrorKind::Unreachable, "{error}");

@@ -60,7 +60,10 @@ async fn vault_error(emu: &Emulator, skip: u32, bytes: Option<u64>) -> kvref::va
     client(emu).get_secret(&db_password()).await.unwrap_err()
 }
 
-async fn app_service_error(emu: &Emulator, bytes: Option<u64>) -> kvref::credential::CredentialError {
+async fn app_service_error(
+    emu: &Emulator,
+    bytes: Option<u64>,
+) -> kvref::credential::CredentialError {
     emu.clear_faults().await;
     emu.add_fault(body_fault(Endpoint::AppService, bytes, None))
         .await;
@@ -92,8 +95,15 @@ async fn oversized_answers_are_errors_that_say_so() {
 
     let identity = cred_emulator::start(Identities::ALL).await;
     let error = app_service_error(&identity, Some(300 * 1024)).await;
-    assert_eq!(error.kind(), CredentialErrorKind::InvalidResponse, "{error}");
-    assert!(error.to_string().contains("answer larger than 256 KiB"), "{error}");
+    assert_eq!(
+        error.kind(),
+        CredentialErrorKind::InvalidResponse,
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("answer larger than 256 KiB"),
+        "{error}"
+    );
     assert!(!error.to_string().contains("not JSON"), "{error}");
 }
 
@@ -117,7 +127,10 @@ async fn endless_answers_keep_memory_flat() {
     let error = LocalEmulator::connect(&format!("http://{info}"))
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("answer larger than 64 KiB"), "{error}");
+    assert!(
+        error.to_string().contains("answer larger than 64 KiB"),
+        "{error}"
+    );
 
     let after = peak_rss_kib();
     let grown_mib = after.saturating_sub(before) / 1024;

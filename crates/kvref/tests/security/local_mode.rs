@@ -14,7 +14,10 @@ use crate::cred_emulator::{self, Identities};
 /// A value no message may show.
 const SENTINEL: &str = "REAL-CREDENTIAL-SENTINEL";
 
-async fn connect(emu: &kvref_emulator::Emulator, vars: &[(&str, String)]) -> Result<Connection, kvref::error::Error> {
+async fn connect(
+    emu: &kvref_emulator::Emulator,
+    vars: &[(&str, String)],
+) -> Result<Connection, kvref::error::Error> {
     let env = Env::from_pairs(vars.iter().map(|(k, v)| (*k, v.as_str())));
     let url = format!("http://{}", emu.http_addr());
     Connection::connect(&env, ConnectOptions::default().emulator(url)).await
@@ -32,67 +35,116 @@ async fn each_kind_of_real_credential_is_refused() {
     let s = |v: &str| format!("{v}{SENTINEL}");
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         // App Service on a real host.
-        ("IDENTITY_ENDPOINT", vec![
-            ("IDENTITY_ENDPOINT", s("http://10.0.0.4/msi/token?")),
-            ("IDENTITY_HEADER", s("h")),
-        ]),
+        (
+            "IDENTITY_ENDPOINT",
+            vec![
+                ("IDENTITY_ENDPOINT", s("http://10.0.0.4/msi/token?")),
+                ("IDENTITY_HEADER", s("h")),
+            ],
+        ),
         // Legacy App Service / Cloud Shell, on loopback but not the emulator's port.
-        ("MSI_ENDPOINT", vec![
-            ("MSI_ENDPOINT", s("http://127.0.0.1:1/msi/token?")),
-            ("MSI_SECRET", s("s")),
-        ]),
+        (
+            "MSI_ENDPOINT",
+            vec![
+                ("MSI_ENDPOINT", s("http://127.0.0.1:1/msi/token?")),
+                ("MSI_SECRET", s("s")),
+            ],
+        ),
         // Service Fabric.
-        ("IDENTITY_ENDPOINT", vec![
-            ("IDENTITY_ENDPOINT", s("https://10.0.0.4:2377/metadata/identity/oauth2/token?")),
-            ("IDENTITY_HEADER", s("h")),
-            ("IDENTITY_SERVER_THUMBPRINT", "0123456789abcdef0123456789abcdef01234567".into()),
-        ]),
+        (
+            "IDENTITY_ENDPOINT",
+            vec![
+                (
+                    "IDENTITY_ENDPOINT",
+                    s("https://10.0.0.4:2377/metadata/identity/oauth2/token?"),
+                ),
+                ("IDENTITY_HEADER", s("h")),
+                (
+                    "IDENTITY_SERVER_THUMBPRINT",
+                    "0123456789abcdef0123456789abcdef01234567".into(),
+                ),
+            ],
+        ),
         // Arc: the real agent's port, even on loopback.
-        ("IMDS_ENDPOINT", vec![
-            ("IDENTITY_ENDPOINT", own_arc_endpoint.clone()),
-            ("IMDS_ENDPOINT", s("http://localhost:40342/?")),
-        ]),
+        (
+            "IMDS_ENDPOINT",
+            vec![
+                ("IDENTITY_ENDPOINT", own_arc_endpoint.clone()),
+                ("IMDS_ENDPOINT", s("http://localhost:40342/?")),
+            ],
+        ),
         // IMDS through the pod identity variable.
-        ("AZURE_POD_IDENTITY_AUTHORITY_HOST", vec![
-            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", s("http://169.254.169.254/?")),
-        ]),
+        (
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            vec![(
+                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+                s("http://169.254.169.254/?"),
+            )],
+        ),
         // A service principal's secret, with no authority: the real Entra ID.
-        ("AZURE_CLIENT_SECRET", vec![
-            ("AZURE_TENANT_ID", cred_emulator::TENANT.into()),
-            ("AZURE_CLIENT_ID", cred_emulator::SP_CLIENT_ID.into()),
-            ("AZURE_CLIENT_SECRET", s("")),
-        ]),
+        (
+            "AZURE_CLIENT_SECRET",
+            vec![
+                ("AZURE_TENANT_ID", cred_emulator::TENANT.into()),
+                ("AZURE_CLIENT_ID", cred_emulator::SP_CLIENT_ID.into()),
+                ("AZURE_CLIENT_SECRET", s("")),
+            ],
+        ),
         // A certificate, likewise.
-        ("AZURE_CLIENT_CERTIFICATE_PATH", vec![
-            ("AZURE_TENANT_ID", cred_emulator::TENANT.into()),
-            ("AZURE_CLIENT_ID", cred_emulator::SP_CLIENT_ID.into()),
-            ("AZURE_CLIENT_CERTIFICATE_PATH", s("/tmp/")),
-        ]),
+        (
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            vec![
+                ("AZURE_TENANT_ID", cred_emulator::TENANT.into()),
+                ("AZURE_CLIENT_ID", cred_emulator::SP_CLIENT_ID.into()),
+                ("AZURE_CLIENT_CERTIFICATE_PATH", s("/tmp/")),
+            ],
+        ),
         // A federated token with the real authority named.
-        ("AZURE_AUTHORITY_HOST", vec![
-            ("AZURE_TENANT_ID", cred_emulator::TENANT.into()),
-            ("AZURE_CLIENT_ID", cred_emulator::SP_CLIENT_ID.into()),
-            ("AZURE_FEDERATED_TOKEN_FILE", s("/var/run/")),
-            ("AZURE_AUTHORITY_HOST", s("https://login.microsoftonline.com/?")),
-        ]),
+        (
+            "AZURE_AUTHORITY_HOST",
+            vec![
+                ("AZURE_TENANT_ID", cred_emulator::TENANT.into()),
+                ("AZURE_CLIENT_ID", cred_emulator::SP_CLIENT_ID.into()),
+                ("AZURE_FEDERATED_TOKEN_FILE", s("/var/run/")),
+                (
+                    "AZURE_AUTHORITY_HOST",
+                    s("https://login.microsoftonline.com/?"),
+                ),
+            ],
+        ),
         // A federated token and no authority.
-        ("AZURE_FEDERATED_TOKEN_FILE", vec![
-            ("AZURE_TENANT_ID", cred_emulator::TENANT.into()),
-            ("AZURE_CLIENT_ID", cred_emulator::SP_CLIENT_ID.into()),
-            ("AZURE_FEDERATED_TOKEN_FILE", s("/var/run/")),
-        ]),
+        (
+            "AZURE_FEDERATED_TOKEN_FILE",
+            vec![
+                ("AZURE_TENANT_ID", cred_emulator::TENANT.into()),
+                ("AZURE_CLIENT_ID", cred_emulator::SP_CLIENT_ID.into()),
+                ("AZURE_FEDERATED_TOKEN_FILE", s("/var/run/")),
+            ],
+        ),
     ];
     for (variable, vars) in cases {
         let error = connect(&emu, &vars).await.unwrap_err();
         let text = error.to_string();
-        assert!(text.contains("local emulator mode refuses to start"), "{variable}: {text}");
+        assert!(
+            text.contains("local emulator mode refuses to start"),
+            "{variable}: {text}"
+        );
         assert!(text.contains(variable), "{variable}: {text}");
         assert!(!text.contains(SENTINEL), "{variable}: {text}");
-        assert!(!format!("{error:?}").contains(SENTINEL), "{variable}: {error:?}");
+        assert!(
+            !format!("{error:?}").contains(SENTINEL),
+            "{variable}: {error:?}"
+        );
     }
 
     // The emulator's own variables for each source are what local mode is for.
-    for source in ["app_service", "arc", "imds", "service_fabric", "workload_identity"] {
+    for source in [
+        "app_service",
+        "arc",
+        "imds",
+        "service_fabric",
+        "workload_identity",
+    ] {
         let vars: Vec<(&str, String)> = emu
             .env(source)
             .into_iter()
@@ -135,10 +187,13 @@ async fn fake_emulator(info: impl FnOnce(u16) -> serde_json::Value) -> String {
     format!("http://{addr}")
 }
 
+/// Builds an info's `env.app_service` from the fake's port.
+type AppServiceEnv = fn(u16) -> serde_json::Value;
+
 #[tokio::test]
 async fn the_emulators_info_cannot_set_credentials_or_send_them_away() {
     let emu = cred_emulator::start(Identities::ALL).await;
-    let cases: [(fn(u16) -> serde_json::Value, &str); 3] = [
+    let cases: [(AppServiceEnv, &str); 3] = [
         (
             |port| serde_json::json!({"IDENTITY_ENDPOINT": format!("http://127.0.0.1:{port}/msi/token"), "IDENTITY_HEADER": "h", "AZURE_CLIENT_SECRET": "x", "AZURE_AUTHORITY_HOST": "https://192.0.2.1/"}),
             "may set only IDENTITY_ENDPOINT and IDENTITY_HEADER",

@@ -63,7 +63,11 @@ async fn key_vault_redirects_are_refused_unfollowed_and_not_retried() {
                 .build()
                 .unwrap();
             let error = client.get_secret(&db_password()).await.unwrap_err();
-            assert_eq!(error.kind(), VaultErrorKind::InvalidResponse, "{location}: {error}");
+            assert_eq!(
+                error.kind(),
+                VaultErrorKind::InvalidResponse,
+                "{location}: {error}"
+            );
             assert_eq!(error.http_status(), Some(307), "{location}");
             let text = error.to_string();
             assert!(
@@ -72,7 +76,11 @@ async fn key_vault_redirects_are_refused_unfollowed_and_not_retried() {
             );
             assert!(!text.contains("421"), "{text}");
             let requests = emu::vault_requests(&emu).await;
-            assert_eq!(requests.len(), 1 + passed_through, "{location}: {requests:?}");
+            assert_eq!(
+                requests.len(),
+                1 + passed_through,
+                "{location}: {requests:?}"
+            );
         }
     }
     assert_eq!(decoy.connections(), 0, "a redirect was followed");
@@ -124,7 +132,11 @@ async fn identity_endpoint_redirects_are_refused_unfollowed_and_not_retried() {
             assert_eq!(requests.len(), 1, "{source} was retried: {requests:?}");
         }
     }
-    assert_eq!(decoy.connections(), 0, "an identity secret followed a redirect");
+    assert_eq!(
+        decoy.connections(),
+        0,
+        "an identity secret followed a redirect"
+    );
 }
 
 #[tokio::test]
@@ -141,19 +153,26 @@ async fn entra_redirects_never_post_the_form_again() {
                 ..redirect(Endpoint::Entra, &location, None)
             })
             .await;
-            let credential: Arc<dyn TokenCredential> = Arc::new(
-                EnvironmentCredential::new(&env, cred_emulator::transport(&emu)).unwrap(),
-            );
+            let credential: Arc<dyn TokenCredential> =
+                Arc::new(EnvironmentCredential::new(&env, cred_emulator::transport(&emu)).unwrap());
             let error = credential
                 .get_token(&TokenRequest::new(SCOPE))
                 .await
                 .unwrap_err();
-            assert_eq!(error.kind(), CredentialErrorKind::InvalidResponse, "{error}");
+            assert_eq!(
+                error.kind(),
+                CredentialErrorKind::InvalidResponse,
+                "{error}"
+            );
             assert!(error.to_string().contains("localhost"), "{error}");
             assert!(!error.to_string().contains(cred_emulator::SP_SECRET));
             let requests = cred_emulator::requests_to(&emu, Endpoint::Entra).await;
             assert_eq!(requests.len(), 1, "{requests:?}");
         }
     }
-    assert_eq!(decoy.connections(), 0, "the client secret followed a redirect");
+    assert_eq!(
+        decoy.connections(),
+        0,
+        "the client secret followed a redirect"
+    );
 }
