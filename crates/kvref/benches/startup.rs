@@ -6,8 +6,8 @@
 //! and a one-by-one loop (the way a naive client or .NET's one-at-a-time providers fetch), with
 //! ratios. Run with `cargo bench -p kvref --bench startup`.
 
-#[path = "../tests/res_support/mod.rs"]
-mod res_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use kvref::reference::Reference;
 use kvref::resolve::DEFAULT_CONCURRENCY_PER_VAULT;
 use kvref::vault::SecretClient;
 use kvref_emulator::{Endpoint, Fault};
-use res_support::emu;
+use support::emu;
 
 const VAULTS: [&str; 4] = ["bencha", "benchb", "benchc", "benchd"];
 const PER_VAULT: usize = 250;
