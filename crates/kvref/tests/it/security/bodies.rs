@@ -12,9 +12,9 @@ use kvref::reference::Reference;
 use kvref::vault::{RetryPolicy, SecretClient, VaultErrorKind};
 use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 
-use crate::cred_emulator::{self, Identities, SCOPE};
-use crate::hostile::{endless_http, peak_rss_kib};
-use crate::res_support::emu;
+use super::hostile::{endless_http, peak_rss_kib};
+use crate::support::cred_emulator::{self, Identities, SCOPE};
+use crate::support::emu;
 
 /// The limit the grown peak memory must stay under while reading endless bodies.
 const FLAT_MIB: u64 = 64;

@@ -14,9 +14,9 @@ use kvref::reference::Reference;
 use kvref::vault::{RetryPolicy, SecretClient, VaultErrorKind};
 use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 
-use crate::cred_emulator::{self, Identities, SCOPE};
-use crate::hostile::Decoy;
-use crate::res_support::{CountingCredential, emu};
+use super::hostile::Decoy;
+use crate::support::cred_emulator::{self, Identities, SCOPE};
+use crate::support::{CountingCredential, emu};
 
 fn redirect(endpoint: Endpoint, location: &str, times: Option<u32>) -> Fault {
     Fault {

@@ -15,9 +15,9 @@ use kvref::vault::{RetryPolicy, SecretClient, VaultErrorKind};
 use kvref_emulator::{Emulator, EmulatorConfig, Endpoint, Fault};
 use serde_json::json;
 
-use crate::cred_emulator::{self, Identities, SCOPE};
-use crate::hostile::Relay;
-use crate::res_support::{CountingCredential, emu};
+use super::hostile::Relay;
+use crate::support::cred_emulator::{self, Identities, SCOPE};
+use crate::support::{CountingCredential, emu};
 
 const VERSION_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const VERSION_F: &str = "ffffffffffffffffffffffffffffffff";

@@ -9,7 +9,7 @@ use kvref::local::LocalEmulator;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::cred_emulator::{self, Identities};
+use crate::support::cred_emulator::{self, Identities};
 
 /// A value no message may show.
 const SENTINEL: &str = "REAL-CREDENTIAL-SENTINEL";

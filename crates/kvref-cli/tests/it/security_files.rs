@@ -2,9 +2,7 @@
 //! files within a size limit and a YAML nesting limit (each error names the file and the
 //! limit), and the table shows a service's terminal escapes escaped.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use kvref_emulator::{Endpoint, Fault};
 
 /// `kvref check PATH` without an emulator: refused files never get as far as resolving.
