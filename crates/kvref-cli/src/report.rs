@@ -136,7 +136,7 @@ impl Report {
             .iter()
             .filter(|r| !r.is_resolved())
             .filter_map(|r| {
-                let first = r.message.as_deref()?.lines().next()?.trim();
+                let first = one_line(r.message.as_deref()?.lines().next()?);
                 Some(format!(
                     "  - {} ({}): {first}\n",
                     one_line(&r.key),
@@ -166,9 +166,12 @@ impl Report {
     }
 }
 
-/// A cell must stay on one line for the table to stay readable.
+/// A cell must stay on one line for the table to stay readable, and must not drive the
+/// terminal: whitespace runs become one space, and any other control character (ANSI `ESC`,
+/// bidirectional overrides) is shown escaped, as `\u{1b}`.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let spaced = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    kvref::transport::sanitize::printable(&spaced)
 }
 
 #[cfg(test)]
@@ -260,6 +263,20 @@ mod tests {
         assert_eq!(json["summary"]["total"], 2);
         assert_eq!(json["summary"]["resolved"], 1);
         assert_eq!(json["summary"]["failed"], 1);
+    }
+
+    #[test]
+    fn terminal_escapes_in_service_text_are_shown_escaped() {
+        let mut failed = row(ResolveStatus::OtherReasons);
+        failed.message = Some("denied \x1b[2J\x1b[31m FAKE: all references Resolved\x1b[0m".into());
+        failed.error_code = Some("Forbidden\u{202e}".into());
+        let table = Report::new(vec![failed]).to_table();
+        assert!(
+            !table.contains('\x1b') && !table.contains('\u{202e}'),
+            "{table:?}"
+        );
+        assert!(table.contains("\\u{1b}[2J"), "{table}");
+        assert!(table.contains("Forbidden\\u{202e}"), "{table}");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! Parse errors name the file, line and column but never quote the file's text: a settings file
 //! may hold a plain secret next to the references.
 
+mod limits;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -81,6 +83,14 @@ pub(crate) enum SettingsError {
     UnknownFormat { path: String },
     #[error("{path}: cannot read the file: {reason}")]
     Read { path: String, reason: String },
+    #[error("{path}: is {kind}; kvref reads settings from regular files only")]
+    NotAFile { path: String, kind: &'static str },
+    #[error(
+        "{path}: larger than the limit of {} MiB for a settings file; kvref reads no more",
+        limits::MAX_FILE_BYTES / (1024 * 1024)
+    )]
+    TooLarge { path: String },
+
     #[error("{path}: not valid {format}: {reason}")]
     Parse {
         path: String,
@@ -109,9 +119,18 @@ impl SettingsFile {
         let format = Format::from_path(path).ok_or_else(|| SettingsError::UnknownFormat {
             path: shown.clone(),
         })?;
-        let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Read {
-            path: shown.clone(),
-            reason: e.to_string(),
+        let text = limits::read_text(path).map_err(|e| match e {
+            limits::LimitError::NotAFile(kind) => SettingsError::NotAFile {
+                path: shown.clone(),
+                kind,
+            },
+            limits::LimitError::TooLarge => SettingsError::TooLarge {
+                path: shown.clone(),
+            },
+            limits::LimitError::Io(reason) => SettingsError::Read {
+                path: shown.clone(),
+                reason,
+            },
         })?;
         let tree = parse(&text, format).map_err(|(format, reason)| SettingsError::Parse {
             path: shown.clone(),
@@ -172,6 +191,16 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<Value, (&'static str, 
         Format::Yaml => {
             if text.trim().is_empty() {
                 return Ok(Value::Object(Map::new()));
+            }
+            // Before the parser: its cost grows with the square of this depth.
+            if limits::yaml_flow_depth(text, limits::MAX_FLOW_DEPTH) > limits::MAX_FLOW_DEPTH {
+                return Err((
+                    "YAML",
+                    format!(
+                        "flow collections (`[`, `{{`) are nested deeper than the limit of {} levels",
+                        limits::MAX_FLOW_DEPTH
+                    ),
+                ));
             }
             let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
                 let at = e

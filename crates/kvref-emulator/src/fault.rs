@@ -86,12 +86,15 @@ impl PartialEq<&str> for Endpoint {
     }
 }
 
-/// A fault to inject into one endpoint: answer with a fixed status, delay, or drop the connection.
+/// A fault to inject into one endpoint: answer with a fixed status, delay, drop the connection,
+/// or send an oversized or endless body.
 ///
 /// `status: None` passes the request through to the real handler (after `delay_ms`, with `headers`
 /// added), `drop_connection` closes the connection without any response, and `times: None` means
 /// every matching request until the faults are cleared. Faults on one endpoint apply in the order
-/// they were added; a fault whose `times` is used up is removed.
+/// they were added; a fault whose `times` is used up is removed. A redirect is a `status` of 3xx
+/// with a `Location` in `headers`; `body_bytes` and `endless_body` replace the body of whatever
+/// answer is sent (the fault's status or the real handler's).
 ///
 /// ```
 /// use kvref_emulator::{Endpoint, Fault};
@@ -122,7 +125,18 @@ pub struct Fault {
     /// How many requests the fault applies to; `None` for all of them.
     #[serde(default)]
     pub times: Option<u32>,
+    /// Replace the answer's body with this many bytes of filler (`x`), sent in chunks without a
+    /// `Content-Length`, to test a client's body limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_bytes: Option<u64>,
+    /// Replace the answer's body with one that never ends (64 KiB chunks until the client
+    /// closes the connection), to test that a client's memory stays flat.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub endless_body: bool,
 }
+
+/// The size of one chunk of a filler body.
+pub(crate) const FILLER_CHUNK: usize = 64 * 1024;
 
 /// One request the emulator served (control API requests are not recorded).
 ///

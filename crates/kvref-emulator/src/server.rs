@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use crate::fault::{Endpoint, JournalEntry};
+use crate::fault::{Endpoint, FILLER_CHUNK, JournalEntry};
 use crate::http::{Req, json as json_response, set_header};
 use crate::state::{Shared, lock};
 use crate::{control, entra, identity, keyvault};
@@ -152,11 +152,37 @@ async fn handle(
         for (name, value) in &fault.headers {
             set_header(&mut response, name, value);
         }
+        if fault.endless_body {
+            *response.body_mut() = filler(None);
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+        } else if let Some(bytes) = fault.body_bytes {
+            *response.body_mut() = filler(Some(bytes));
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+        }
     }
     let status = response.status().as_u16();
     record(&shared, endpoint, &req, status);
     tracing::debug!(%endpoint, method = %req.method, path = %req.path, status, "served");
     Ok(response)
+}
+
+/// A body of `len` bytes of `x` (for ever when `None`), streamed in chunks.
+fn filler(len: Option<u64>) -> Body {
+    let chunk = axum::body::Bytes::from(vec![b'x'; FILLER_CHUNK]);
+    let mut left = len;
+    let chunks = futures_util::stream::iter(std::iter::from_fn(move || {
+        let size = match &mut left {
+            None => FILLER_CHUNK,
+            Some(0) => return None,
+            Some(n) => {
+                let size = (*n).min(FILLER_CHUNK as u64) as usize;
+                *n -= size as u64;
+                size
+            }
+        };
+        Some(Ok::<_, std::convert::Infallible>(chunk.slice(..size)))
+    }));
+    Body::from_stream(chunks)
 }
 
 fn record(shared: &Shared, endpoint: Endpoint, req: &Req, status: u16) {

@@ -59,7 +59,7 @@ impl Connection {
         match local {
             Some(local) => Ok((
                 local.transport().map_err(Error::transport)?,
-                local.credential_env(env),
+                local.credential_env(env).map_err(Error::local)?,
                 true,
             )),
             None => Ok((

@@ -14,7 +14,15 @@
 //! for a developer's machine, and a variable that sends every vault request elsewhere must not be
 //! able to point at another host. The mode is announced at `warn` level whenever it is on.
 //!
-//! Applications rarely use this module directly: [`crate::connect::Connection::from_env`] turns
+//! Local mode never meets a real credential: vault hosts go to the emulator, so any token the
+//! chain gets would be handed to whatever listens there. Every identity endpoint and authority
+//! in the environment must therefore be the emulator's own address, and a client secret,
+//! certificate or federated token is accepted only with `AZURE_AUTHORITY_HOST` pointing at the
+//! emulator. Anything else makes local mode refuse to start, naming the variable (never its
+//! value). The emulator's info can add only `IDENTITY_ENDPOINT` (on the emulator itself) and
+//! `IDENTITY_HEADER`.
+//!
+//! Applications rarely use this module directly: [`Resolver::from_env`](crate::Resolver::from_env) turns
 //! local mode on by itself when the variable is set, and leaves the developer tools (`az`, `azd`)
 //! out of the credential chain, since they would fetch real Azure tokens.
 //!
@@ -39,7 +47,9 @@ use std::time::Duration;
 
 use crate::Env;
 use crate::reference;
-use crate::transport::{HttpTransport, TransportBuilder, TransportError, error_chain};
+use crate::transport::{
+    HttpTransport, TransportBuilder, TransportError, error_chain, read_bounded,
+};
 
 /// The environment variable that turns local development mode on.
 pub const EMULATOR_VAR: &str = "KVREF_EMULATOR";
@@ -64,6 +74,38 @@ pub const IDENTITY_SOURCE_VARS: [&str; 7] = [
     "AZURE_CLIENT_CERTIFICATE_PATH",
 ];
 
+/// Variables that name where a token is fetched. In local mode each must be the emulator's own
+/// address.
+const ENDPOINT_VARS: [&str; 5] = [
+    "IDENTITY_ENDPOINT",
+    "MSI_ENDPOINT",
+    "IMDS_ENDPOINT",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "AZURE_AUTHORITY_HOST",
+];
+
+/// Variables holding a proof that Entra ID accepts. In local mode they need an
+/// `AZURE_AUTHORITY_HOST` on the emulator: without it they would go to the real Entra ID.
+const ENTRA_PROOF_VARS: [&str; 3] = [
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_FEDERATED_TOKEN_FILE",
+];
+
+/// Variables that select a managed identity endpoint; without any, the emulator's App Service
+/// identity is added so that no real endpoint (IMDS, an Arc agent) is ever asked.
+const MANAGED_ENDPOINT_VARS: [&str; 3] = [
+    "IDENTITY_ENDPOINT",
+    "MSI_ENDPOINT",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+];
+
+/// The only variables the emulator's info may set.
+const INFO_VARS: [&str; 2] = ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"];
+
+/// The most of the emulator's info kvref reads (it is about a kilobyte).
+const INFO_LIMIT: usize = 64 * 1024;
+
 /// How long to wait for the emulator's info: it is on this machine, so it answers at once or not
 /// at all.
 const INFO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,6 +121,7 @@ const INFO_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct LocalEmulator {
     url: String,
+    http_port: u16,
     https: SocketAddr,
     ca_cert_pem: String,
     ca_cert_path: Option<PathBuf>,
@@ -137,6 +180,20 @@ pub enum LocalError {
         /// The emulator URL.
         url: String,
         /// What was wrong with the answer.
+        reason: String,
+    },
+    /// The environment holds a credential that local mode would hand to the emulator, or an
+    /// endpoint that is not the emulator's.
+    #[error(
+        "local emulator mode refuses to start: {variable} {reason}. In local mode every token is \
+         sent to the emulator, so a real credential must not be in reach: unset {variable}, or \
+         point it at the emulator (the variables `kvref emulator` prints), or unset \
+         KVREF_EMULATOR to use Azure"
+    )]
+    RealCredential {
+        /// The variable at fault (its value is never shown).
+        variable: String,
+        /// What is wrong with it.
         reason: String,
     },
     /// The emulator's CA certificate could not be read or used.
@@ -203,6 +260,10 @@ impl LocalEmulator {
             url: url.to_owned(),
             reason,
         };
+        let http_port = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.port_or_known_default())
+            .ok_or_else(|| invalid("the emulator URL has no port".into()))?;
         let https_text = info
             .get("https")
             .and_then(|v| v.as_str())
@@ -228,19 +289,38 @@ impl LocalEmulator {
                 (pem, Some(PathBuf::from(path)))
             }
         };
-        let app_service_env = info
+        let vars = info
             .get("env")
             .and_then(|env| env.get("app_service"))
             .and_then(|v| v.as_object())
-            .map(|vars| {
-                Env::from_pairs(
-                    vars.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))),
-                )
-            })
             .ok_or_else(|| invalid("no `env.app_service` identity environment".into()))?;
+        if let Some(name) = vars.keys().find(|k| !INFO_VARS.contains(&k.as_str())) {
+            return Err(invalid(format!(
+                "its `env.app_service` sets {}, but the emulator may set only {}",
+                crate::transport::sanitize::printable(&name.chars().take(64).collect::<String>()),
+                INFO_VARS.join(" and ")
+            )));
+        }
+        let app_service_env = Env::from_pairs(
+            vars.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))),
+        );
+        if !app_service_env.contains("IDENTITY_ENDPOINT")
+            || !app_service_env.contains("IDENTITY_HEADER")
+        {
+            return Err(invalid(
+                "its `env.app_service` lacks IDENTITY_ENDPOINT or IDENTITY_HEADER".into(),
+            ));
+        }
+        let endpoint = app_service_env.get("IDENTITY_ENDPOINT").unwrap_or_default();
+        if !is_own_address(endpoint, http_port, https.port()) {
+            return Err(invalid(
+                "its IDENTITY_ENDPOINT is not on the emulator's own address".into(),
+            ));
+        }
         Ok(LocalEmulator {
             url: url.to_owned(),
+            http_port,
             https,
             ca_cert_pem,
             ca_cert_path,
@@ -289,17 +369,71 @@ impl LocalEmulator {
     /// The environment the credential chain should see: `env` itself when it already names an
     /// identity source (see [`names_identity_source`]), otherwise `env` plus the emulator's App
     /// Service identity. `AZURE_CLIENT_ID` and other selectors in `env` are kept either way.
-    pub fn credential_env(&self, env: &Env) -> Env {
-        if names_identity_source(env) {
-            tracing::debug!(
-                "local emulator mode: the environment names an identity source; using it"
-            );
-            env.clone()
-        } else {
+    ///
+    /// Refused when `env` could reach a real credential (see the module docs): an identity
+    /// endpoint or authority that is not the emulator's, or an Entra secret, certificate or
+    /// federated token without `AZURE_AUTHORITY_HOST` on the emulator.
+    pub fn credential_env(&self, env: &Env) -> Result<Env, LocalError> {
+        self.check_no_real_credential(env)?;
+        if !MANAGED_ENDPOINT_VARS.iter().any(|name| env.contains(name)) {
+            // Also when `env` names another source (a secret for the emulator's Entra ID): the
+            // chain's managed identity member must find the emulator, not a real IMDS or Arc.
             tracing::debug!("local emulator mode: using the emulator's App Service identity");
-            env.clone().overlay(&self.app_service_env)
+            return Ok(env.clone().overlay(&self.app_service_env));
         }
+        tracing::debug!("local emulator mode: the environment names an identity source; using it");
+        Ok(env.clone())
     }
+
+    /// Refuses any variable of `env` that would make the chain fetch a real token.
+    fn check_no_real_credential(&self, env: &Env) -> Result<(), LocalError> {
+        let refuse = |variable: &str, reason: &str| LocalError::RealCredential {
+            variable: variable.to_owned(),
+            reason: reason.to_owned(),
+        };
+        for name in ENDPOINT_VARS {
+            if let Some(value) = env.get(name)
+                && !is_own_address(value, self.http_port, self.https.port())
+            {
+                return Err(refuse(
+                    name,
+                    "does not point at the kvref emulator's own address (a loopback URL on its \
+                     http or https port)",
+                ));
+            }
+        }
+        if !env.contains("AZURE_AUTHORITY_HOST")
+            && let Some(name) = ENTRA_PROOF_VARS.iter().find(|name| env.contains(name))
+        {
+            return Err(refuse(
+                name,
+                "would be sent to the real Entra ID: AZURE_AUTHORITY_HOST is not set to the \
+                 emulator's https address",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `text` is a URL on this emulator: a loopback host (127.0.0.0/8, `::1`, `localhost`)
+/// with `http` on the emulator's http port or `https` on its https port, and no user info.
+fn is_own_address(text: &str, http_port: u16, https_port: u16) -> bool {
+    let Ok(url) = url::Url::parse(text.trim()) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let port = url.port_or_known_default();
+    let own_port = match url.scheme() {
+        "http" => port == Some(http_port),
+        "https" => port == Some(https_port),
+        _ => false,
+    };
+    loopback && own_port && url.username().is_empty() && url.password().is_none()
 }
 
 /// Whether `env` names a managed identity, workload identity or service principal source on its
@@ -409,10 +543,16 @@ async fn fetch_info(url: &str) -> Result<serde_json::Value, LocalError> {
     if !status.is_success() {
         return Err(invalid(format!("it answered HTTP {status}")));
     }
-    response
-        .json::<serde_json::Value>()
+    let body = read_bounded(response, INFO_LIMIT)
         .await
-        .map_err(|e| invalid(format!("the answer is not JSON: {}", error_chain(&e))))
+        .map_err(|e| invalid(e.to_string()))?;
+    serde_json::from_slice(&body).map_err(|e| {
+        invalid(format!(
+            "the answer is not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 #[cfg(test)]

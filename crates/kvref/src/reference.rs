@@ -18,7 +18,7 @@
 //! is malformed is a [`SyntaxError`] that says where and what was expected.
 //!
 //! Parsing only checks the shape. Whether a vault host may be contacted at all is the job of
-//! [`AllowedHosts`](crate::allow_list::AllowedHosts), which the resolver consults before opening
+//! [`crate::allow_list::AllowedHosts`], which the resolver consults before opening
 //! any connection.
 
 use std::fmt;

@@ -10,17 +10,34 @@
 //! extra root certificates (a TLS-inspecting corporate proxy, or the kvref emulator's CA) and host
 //! routes (send every `*.vault.azure.net` connection to one address, as the emulator needs, without
 //! touching the URL, so TLS still checks the real host name).
+//!
+//! Neither client follows redirects. Key Vault's data plane, Entra ID and the identity endpoints
+//! never redirect, and a redirect would carry what kvref sends in custom headers or in a form
+//! body (identity secrets, the client secret, a federated assertion) to an address nobody
+//! configured: reqwest strips only `Authorization` and cookies on a change of host. Any 3xx is
+//! handed back as the answer, and every client reports it as an error naming the host. The Key
+//! Vault and Entra client also refuses plain `http://` URLs outright.
+//!
+//! Every answer is read with `read_bounded`: no service kvref talks to answers with more than
+//! a few kilobytes, so a longer body is an error ("answer larger than 256 KiB"), never a silent
+//! truncation and never a process that grows without bound.
+
+pub mod sanitize;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use zeroize::Zeroizing;
 
 /// How long to wait for a TCP connection and TLS handshake unless configured otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one whole request may take unless configured otherwise.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most of one answer kvref reads from any service. A Key Vault secret is at most 25 KB and
+/// a token answer a few KB; anything longer is refused.
+pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// The HTTP clients of one kvref instance. Cloning is cheap and shares the connection pools.
 ///
@@ -135,6 +152,7 @@ impl TransportBuilder {
         let roots = self.root_certificates()?;
         let client = self
             .client_builder_with(roots.clone())
+            .https_only(true)
             .build()
             .map_err(client_error)?;
         let identity_client = self
@@ -173,6 +191,9 @@ impl TransportBuilder {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
+            // See the module docs: a redirect is an answer, never followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .user_agent(concat!("kvref/", env!("CARGO_PKG_VERSION")));
         if !roots.is_empty() {
             builder = builder.tls_certs_merge(roots);
@@ -235,6 +256,111 @@ impl HttpTransport {
     pub fn route_for(&self, host: &str) -> Option<SocketAddr> {
         route_for(&self.inner.settings.routes, host)
     }
+}
+
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The connection failed while reading.
+    Http(reqwest::Error),
+    /// The body is longer than the limit; reading stopped there.
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::Http(e) => f.write_str(&error_chain(e)),
+            BodyError::TooLarge { limit } => write!(f, "{}", too_large(*limit)),
+        }
+    }
+}
+
+impl From<reqwest::Error> for BodyError {
+    fn from(error: reqwest::Error) -> Self {
+        BodyError::Http(error)
+    }
+}
+
+/// "answer larger than 256 KiB (kvref reads no more)".
+pub(crate) fn too_large(limit: usize) -> String {
+    if limit >= 1024 && limit.is_multiple_of(1024) {
+        format!(
+            "answer larger than {} KiB (kvref reads no more)",
+            limit / 1024
+        )
+    } else {
+        format!("answer larger than {limit} bytes (kvref reads no more)")
+    }
+}
+
+/// Reads a whole body of at most `limit` bytes into memory that is wiped when dropped. A longer
+/// body (announced by `Content-Length` or found while reading) is an error, and reading stops at
+/// the limit, so an endless body costs no more than `limit`.
+pub(crate) async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Zeroizing<Vec<u8>>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = Zeroizing::new(Vec::new());
+    while let Some(chunk) = response.chunk().await? {
+        let needed = body.len() + chunk.len();
+        if needed > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        if needed > body.capacity() {
+            // Grow by hand so that the old buffer is wiped rather than freed by `Vec`.
+            let mut bigger =
+                Zeroizing::new(Vec::with_capacity(needed.next_power_of_two().min(limit)));
+            bigger.extend_from_slice(&body);
+            body = bigger;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// "Key Vault myvault.vault.azure.net answered 307 Temporary Redirect: …" for a 3xx answer.
+pub(crate) fn redirect_refused(
+    what: &str,
+    url: &reqwest::Url,
+    status: reqwest::StatusCode,
+) -> String {
+    format!(
+        "{what} {} answered {status}, a redirect; kvref follows no redirects, because whatever          it sends (tokens, identity secrets) must not go to an address nobody configured",
+        url.host_str().unwrap_or("(no host)")
+    )
+}
+
+/// Whether the connection failed because TLS refused the peer (a certificate we do not accept,
+/// a handshake that cannot succeed): such failures are not transient. The TLS layers report them
+/// as an I/O error of kind `InvalidData` or `Other` carrying the TLS error.
+pub(crate) fn is_tls_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(err) = source {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
+            )
+            && io.get_ref().is_some()
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// An error and its causes on one line: reqwest's own message says only "error sending

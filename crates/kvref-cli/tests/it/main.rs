@@ -10,3 +10,4 @@ mod identity_sources;
 mod local_mode;
 mod no_leak;
 mod resolve_and_emulator;
+mod security_files;

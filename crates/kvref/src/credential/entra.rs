@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::certificate::ClientCertificate;
 use super::retry::{Refused, RetryOptions, send_with_retry};
-use super::token_response::{describe_error_body, parse_token_response};
+use super::token_response::parse_token_response;
 use super::{AccessToken, CredentialError, CredentialErrorKind, TokenRequest};
 use crate::Env;
 use crate::retry::is_transient_status;
@@ -233,6 +233,9 @@ impl EntraClient {
         })
         .await
         .map_err(|failure| {
+            if let Some(unusable) = failure.unusable {
+                return unusable.error(self.credential, "Entra ID", &url);
+            }
             self.error(
                 CredentialErrorKind::Unreachable,
                 format!(
@@ -245,7 +248,8 @@ impl EntraClient {
                 "(and AZURE_AUTHORITY_HOST, HTTPS_PROXY)"
             ))
         })?;
-        let description = describe_error_body(&reply.body)
+        let description = reply
+            .describe()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
         if reply.status.is_success() {

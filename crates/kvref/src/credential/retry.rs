@@ -18,7 +18,14 @@ use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use crate::retry::{Backoff, retry_after};
-use crate::transport::error_chain;
+use zeroize::Zeroizing;
+
+use super::token_response::describe_error_body;
+use super::{CredentialError, CredentialErrorKind};
+use crate::transport::sanitize::service_text;
+use crate::transport::{
+    BODY_LIMIT, BodyError, error_chain, is_tls_rejection, read_bounded, redirect_refused, too_large,
+};
 
 /// How a credential retries transient failures of its token endpoint.
 ///
@@ -159,9 +166,44 @@ pub(crate) enum Refused {
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: zeroize::Zeroizing<Vec<u8>>,
     pub(crate) attempts: u32,
     pub(crate) elapsed: Duration,
+    /// The secrets the request carried (sensitive headers, the form's secret or assertion), to
+    /// scrub from whatever the endpoint says back.
+    sent: Vec<Zeroizing<String>>,
+}
+
+impl Reply {
+    /// A one-line description of the error body, safe to show: printable, with what kvref sent
+    /// redacted (see [`crate::transport::sanitize`]).
+    pub(crate) fn describe(&self) -> Option<String> {
+        let description = describe_error_body(&self.body)?;
+        let sent: Vec<&str> = self.sent.iter().map(|s| s.as_str()).collect();
+        Some(service_text(&description, &sent))
+    }
+}
+
+/// What in `request` is secret: every header marked sensitive (also the part after a scheme
+/// word such as `Basic`), and the form fields that prove the client.
+fn sent_secrets(request: &reqwest::Request) -> Vec<Zeroizing<String>> {
+    let mut sent = Vec::new();
+    for value in request.headers().values().filter(|v| v.is_sensitive()) {
+        if let Ok(text) = value.to_str() {
+            if let Some((_, credential)) = text.split_once(' ') {
+                sent.push(Zeroizing::new(credential.to_owned()));
+            }
+            sent.push(Zeroizing::new(text.to_owned()));
+        }
+    }
+    if let Some(form) = request.body().and_then(reqwest::Body::as_bytes) {
+        for (name, value) in url::form_urlencoded::parse(form) {
+            if matches!(name.as_ref(), "client_secret" | "client_assertion") {
+                sent.push(Zeroizing::new(value.into_owned()));
+            }
+        }
+    }
+    sent
 }
 
 impl std::fmt::Debug for Reply {
@@ -175,7 +217,46 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-/// No HTTP response was received.
+impl Unusable {
+    /// The answer as an invalid response of `credential`, naming `what` answered and its host
+    /// (never the query).
+    pub(crate) fn error(
+        self,
+        credential: &'static str,
+        what: &str,
+        url: &url::Url,
+    ) -> CredentialError {
+        let host = url.host_str().unwrap_or("(no host)");
+        let (message, fix) = match self {
+            Unusable::Redirect(status) => (
+                redirect_refused(what, url, status),
+                "the endpoint must answer itself; check that the endpoint variables belong to \
+                 this machine and that nothing between kvref and the endpoint rewrites answers",
+            ),
+            Unusable::TooLarge(limit) => (
+                format!("{what} {host} sent an {}", too_large(limit)),
+                "a token answer is a few kilobytes; check that the endpoint variables name the \
+                 platform's identity service",
+            ),
+        };
+        CredentialError::new(CredentialErrorKind::InvalidResponse, credential, message)
+            .with_fix(fix)
+    }
+}
+
+/// One attempt that gave no usable answer.
+enum Attempt {
+    Failed(reqwest::Error),
+    Unusable(Unusable),
+}
+
+impl From<reqwest::Error> for Attempt {
+    fn from(error: reqwest::Error) -> Self {
+        Attempt::Failed(error)
+    }
+}
+
+/// No usable HTTP response was received.
 #[derive(Debug)]
 pub(crate) struct NoResponse {
     /// Nothing listens at the address (connection refused), as opposed to a timeout or reset.
@@ -184,10 +265,19 @@ pub(crate) struct NoResponse {
     pub(crate) detail: String,
     pub(crate) attempts: u32,
     pub(crate) elapsed: Duration,
+    /// An answer came, but one kvref will not use (a redirect, an oversized body): the request
+    /// is not retried, and the error is an invalid response, not an unreachable endpoint.
+    pub(crate) unusable: Option<Unusable>,
 }
 
-/// The most of a response body kvref reads; token responses are a few kilobytes.
-const BODY_LIMIT: usize = 256 * 1024;
+/// An answer that is refused before anyone reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unusable {
+    /// A 3xx: never followed, never retried.
+    Redirect(StatusCode),
+    /// The body is longer than the limit.
+    TooLarge(usize),
+}
 
 /// Sends the request `build` makes, retrying per `options` while `transient(status)` says so
 /// (and a refused connection when `refused` says so). Returns the last response, transient or
@@ -200,16 +290,42 @@ pub(crate) async fn send_with_retry(
 ) -> Result<Reply, NoResponse> {
     let start = Instant::now();
     let mut retries = 0u32;
+    let mut sent = Vec::new();
     loop {
         let attempt = async {
-            let response = build().send().await?;
+            let (client, request) = build().build_split();
+            let request = request?;
+            sent = sent_secrets(&request);
+            let response = client.execute(request).await?;
             let status = response.status();
+            if status.is_redirection() {
+                return Err(Attempt::Unusable(Unusable::Redirect(status)));
+            }
             let headers = response.headers().clone();
-            let body = read_bounded(response).await?;
-            Ok::<_, reqwest::Error>((status, headers, body))
+            let body = read_bounded(response, BODY_LIMIT)
+                .await
+                .map_err(|e| match e {
+                    BodyError::Http(e) => Attempt::Failed(e),
+                    BodyError::TooLarge { limit } => Attempt::Unusable(Unusable::TooLarge(limit)),
+                })?;
+            Ok::<_, Attempt>((status, headers, body))
         }
         .await;
         let elapsed = start.elapsed();
+        let attempt = match attempt {
+            Err(Attempt::Unusable(unusable)) => {
+                return Err(NoResponse {
+                    refused: false,
+                    timed_out: false,
+                    detail: String::new(),
+                    attempts: retries + 1,
+                    elapsed,
+                    unusable: Some(unusable),
+                });
+            }
+            Err(Attempt::Failed(e)) => Err(e),
+            Ok(answer) => Ok(answer),
+        };
         match attempt {
             Ok((status, headers, body)) => {
                 let delay = if transient(status) {
@@ -234,6 +350,7 @@ pub(crate) async fn send_with_retry(
                             body,
                             attempts: retries + 1,
                             elapsed,
+                            sent,
                         });
                     }
                 }
@@ -269,6 +386,7 @@ pub(crate) async fn send_with_retry(
                             detail: error_chain(&error),
                             attempts: retries + 1,
                             elapsed,
+                            unusable: None,
                         });
                     }
                 }
@@ -278,46 +396,11 @@ pub(crate) async fn send_with_retry(
     }
 }
 
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = BODY_LIMIT.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= BODY_LIMIT {
-            break;
-        }
-    }
-    Ok(body)
-}
-
 fn is_connection_refused(error: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::ConnectionRefused
-        {
-            return true;
-        }
-        source = err.source();
-    }
-    false
-}
-
-/// Whether the connection failed because TLS refused the peer (a certificate we do not accept,
-/// a handshake that cannot succeed): such failures are not transient. The TLS layers report them
-/// as an I/O error of kind `InvalidData` or `Other` carrying the TLS error.
-fn is_tls_rejection(error: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(err) = source {
-        if err.is::<rustls::Error>() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
-            )
-            && io.get_ref().is_some()
         {
             return true;
         }

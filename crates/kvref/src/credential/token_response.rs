@@ -44,6 +44,15 @@ pub(crate) fn parse_token_response(
         None => return Err(TokenParseError("the response has no access_token".into())),
     };
     let expires_on = expiry_from_fields(object.get("expires_on"), object.get("expires_in"), now)?;
+    if expires_on <= now {
+        // Using it would fail at the vault, and caching it is impossible: every secret would
+        // ask the endpoint again (IMDS throttles).
+        return Err(TokenParseError(format!(
+            "the token it sent had already expired on arrival (expires {expires_on}, now {}); \
+             check this machine's clock and the identity endpoint's",
+            now.round(jiff::Unit::Second).unwrap_or(now)
+        )));
+    }
     let mut access_token = AccessToken::new(token, expires_on);
     // refresh_in is only a hint: one too large to add to `now` is ignored rather than failing the
     // token, and one of zero or less is ignored because it would make every use refresh.

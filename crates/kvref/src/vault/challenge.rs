@@ -14,6 +14,8 @@ use url::Url;
 pub struct Challenge {
     scope: String,
     tenant_id: Option<String>,
+    /// The audience's host (`vault.azure.net`), when the resource is a plain https origin.
+    resource_host: Option<String>,
 }
 
 /// Why a challenge was refused.
@@ -59,19 +61,32 @@ impl Challenge {
                 .map(|(_, v)| v.as_str())
                 .filter(|v| !v.is_empty())
         };
-        let scope = if let Some(scope) = get("scope") {
-            scope.to_owned()
+        let resource = if let Some(scope) = get("scope") {
+            scope.strip_suffix("/.default").unwrap_or(scope)
         } else if let Some(resource) = get("resource") {
-            format!("{}/.default", resource.trim_end_matches('/'))
+            resource
         } else {
             return Err(ChallengeError::Malformed(
                 "neither `resource` nor `scope` is given".into(),
             ));
         };
+        // The scope asked for is rebuilt from the parsed host alone, so nothing else the vault
+        // wrote (user info, a port, a query, a path, a backslash) reaches the identity endpoint.
+        // A resource that is not a plain https origin keeps its text for the error message and
+        // has no host, so `verify` refuses it.
+        let resource_host = plain_https_host(resource);
+        let scope = match &resource_host {
+            Some(host) => format!("https://{host}/.default"),
+            None => format!("{}/.default", resource.trim_end_matches('/')),
+        };
         let tenant_id = get("authorization")
             .or_else(|| get("authorization_uri"))
             .and_then(tenant_from_authority);
-        Ok(Challenge { scope, tenant_id })
+        Ok(Challenge {
+            scope,
+            tenant_id,
+            resource_host,
+        })
     }
 
     /// The scope to request a token for, such as `https://vault.azure.net/.default`.
@@ -84,22 +99,13 @@ impl Challenge {
         self.tenant_id.as_deref()
     }
 
-    /// The audience's host, such as `vault.azure.net`, if the scope is an https URL.
-    fn resource_host(&self) -> Option<String> {
-        let url = Url::parse(&self.scope).ok()?;
-        if url.scheme() != "https" {
-            return None;
-        }
-        url.host_str().map(str::to_ascii_lowercase)
-    }
-
     /// Checks that `vault_host` is a strict sub-domain of the challenge's resource host.
     pub fn verify(&self, vault_host: &str) -> Result<(), ChallengeError> {
         let mismatch = || ChallengeError::ResourceMismatch {
             resource: self.scope.trim_end_matches("/.default").to_owned(),
             host: vault_host.to_owned(),
         };
-        let resource_host = self.resource_host().ok_or_else(mismatch)?;
+        let resource_host = self.resource_host.as_deref().ok_or_else(mismatch)?;
         let host = vault_host.to_ascii_lowercase();
         let suffix = format!(".{resource_host}");
         if resource_host.is_empty()
@@ -110,6 +116,26 @@ impl Challenge {
             return Err(mismatch());
         }
         Ok(())
+    }
+}
+
+/// The lower-cased host of `resource` when it is `https://host` or `https://host/` and nothing
+/// more: no user info, port, query, fragment, path or backslash, and a domain name (not an IP).
+fn plain_https_host(resource: &str) -> Option<String> {
+    if resource.contains('\\') {
+        return None;
+    }
+    let url = Url::parse(resource).ok()?;
+    let plain = url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.port().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.path() == "/";
+    match url.host()? {
+        url::Host::Domain(host) if plain => Some(host.to_ascii_lowercase()),
+        _ => None,
     }
 }
 
@@ -281,5 +307,33 @@ mod tests {
         ));
         let plain = Challenge::parse(r#"Bearer resource="http://vault.azure.net""#).unwrap();
         assert!(plain.verify("myvault.vault.azure.net").is_err());
+    }
+
+    #[test]
+    fn the_scope_is_rebuilt_from_the_host_and_anything_more_is_refused() {
+        let upper = Challenge::parse(r#"Bearer resource="https://Vault.Azure.Net/""#).unwrap();
+        assert_eq!(upper.scope(), "https://vault.azure.net/.default");
+        assert!(upper.verify("myvault.vault.azure.net").is_ok());
+        for resource in [
+            "https://evil.example@vault.azure.net",
+            "https://user:pw@vault.azure.net",
+            "https://vault.azure.net\\@evil.example",
+            "https://vault.azure.net?x=1",
+            "https://vault.azure.net#f",
+            "https://vault.azure.net:8443",
+            "https://vault.azure.net/../x",
+            "https://vault.azure.net/path",
+            "https://127.0.0.1",
+        ] {
+            let header = format!(r#"Bearer resource="{resource}""#);
+            let c = Challenge::parse(&header).unwrap();
+            assert!(
+                matches!(
+                    c.verify("myvault.vault.azure.net"),
+                    Err(ChallengeError::ResourceMismatch { .. })
+                ),
+                "{resource}"
+            );
+        }
     }
 }

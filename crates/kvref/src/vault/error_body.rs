@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use crate::transport::sanitize::service_text;
+
 /// The longest service message we keep; real ones are a few hundred characters.
 const MAX_MESSAGE: usize = 4096;
 
@@ -29,7 +31,8 @@ pub(crate) struct ServiceError {
 
 impl ServiceError {
     /// Parses an error body; anything unparseable gives an empty error (the status still tells).
-    pub(crate) fn parse(body: &[u8]) -> ServiceError {
+    /// Every text is made safe to show, with the token kvref sent (`token`) scrubbed out.
+    pub(crate) fn parse(body: &[u8], token: Option<&str>) -> ServiceError {
         let Ok(Envelope { error: Some(error) }) = serde_json::from_slice::<Envelope>(body) else {
             return ServiceError::default();
         };
@@ -46,10 +49,14 @@ impl ServiceError {
                 break;
             }
         }
+        let sent: Vec<&str> = token.into_iter().collect();
+        let safe = |text: String| service_text(&text, &sent);
         ServiceError {
-            code: error.code,
-            inner_code,
-            message: error.message.map(|m| truncate(m.trim(), MAX_MESSAGE)),
+            code: error.code.map(safe),
+            inner_code: inner_code.map(safe),
+            message: error
+                .message
+                .map(|m| truncate(&service_text(m.trim(), &sent), MAX_MESSAGE)),
         }
     }
 }
@@ -73,6 +80,7 @@ mod tests {
     fn parses_the_recorded_bodies() {
         let disabled = ServiceError::parse(
             br#"{"error":{"code":"Forbidden","message":"Operation get is not allowed on a disabled secret.","innererror":{"code":"SecretDisabled"}}}"#,
+            None,
         );
         assert_eq!(disabled.code.as_deref(), Some("Forbidden"));
         assert_eq!(disabled.inner_code.as_deref(), Some("SecretDisabled"));
@@ -82,13 +90,28 @@ mod tests {
         );
         let not_found = ServiceError::parse(
             br#"{"error":{"code":"SecretNotFound","message":"A secret with (name/id) x was not found in this key vault."}}"#,
+            None,
         );
         assert_eq!(not_found.code.as_deref(), Some("SecretNotFound"));
         assert_eq!(not_found.inner_code, None);
         let nested = ServiceError::parse(
             br#"{"error":{"code":"Forbidden","innererror":{"code":"A","innererror":{"code":"ForbiddenByRbac"}}}}"#,
+            None,
         );
         assert_eq!(nested.inner_code.as_deref(), Some("ForbiddenByRbac"));
+    }
+
+    #[test]
+    fn service_text_is_made_safe_and_the_token_scrubbed() {
+        let error = ServiceError::parse(
+            b"{\"error\":{\"code\":\"Bad\\u001b[2J\",\"message\":\"token SENT-TOKEN-123 \\u001b[31mFAKE\"}}",
+            Some("SENT-TOKEN-123"),
+        );
+        assert_eq!(error.code.as_deref(), Some("Bad\\u{1b}[2J"));
+        assert_eq!(
+            error.message.as_deref(),
+            Some("token <redacted> \\u{1b}[31mFAKE")
+        );
     }
 
     #[test]
@@ -101,7 +124,7 @@ mod tests {
             b"[1,2]",
             b"{\"error\":{\"code\":5}}",
         ] {
-            assert_eq!(ServiceError::parse(body).code, None);
+            assert_eq!(ServiceError::parse(body, None).code, None);
         }
     }
 }

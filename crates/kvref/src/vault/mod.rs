@@ -32,7 +32,11 @@ pub use retry::RetryPolicy;
 use crate::credential::{CredentialError, CredentialErrorKind, TokenCredential, TokenRequest};
 use crate::reference::{AllowedHosts, Reference};
 use crate::retry::{is_transient_status, retry_after};
-use crate::transport::{HttpTransport, TransportError, error_chain};
+use crate::transport::sanitize::printable;
+use crate::transport::{
+    BODY_LIMIT, BodyError, HttpTransport, TransportError, error_chain, is_tls_rejection,
+    read_bounded, redirect_refused, too_large,
+};
 use error_body::ServiceError;
 
 /// The Key Vault REST API version used unless configured: the GA version of July 2025.
@@ -409,7 +413,7 @@ impl SecretClient {
                 && !rediscovered
                 && answer.headers.contains_key(WWW_AUTHENTICATE)
             {
-                match challenge_of(&answer, host) {
+                match challenge_of(&answer, host, Some(token.secret())) {
                     Ok(fresh) if fresh != challenge => {
                         tracing::debug!("the vault sent a new challenge; discovering again");
                         *vault.discovery.lock().await = Discovery::Known(fresh.clone());
@@ -426,7 +430,7 @@ impl SecretClient {
                     }
                 }
             }
-            return self.finish(reference, answer);
+            return self.finish(reference, answer, Some(token.secret()));
         }
     }
 
@@ -450,8 +454,10 @@ impl SecretClient {
             Discovery::Unknown | Discovery::Failed { .. } => {}
         }
         let discovered = match self.send(url, None, deadline).await {
-            Ok(answer) if answer.status == StatusCode::UNAUTHORIZED => challenge_of(&answer, host),
-            Ok(answer) => Err(match self.finish(reference, answer) {
+            Ok(answer) if answer.status == StatusCode::UNAUTHORIZED => {
+                challenge_of(&answer, host, None)
+            }
+            Ok(answer) => Err(match self.finish(reference, answer, None) {
                 Ok(secret) => return Discovered::Answer(Ok(secret)),
                 Err(error) => error,
             }),
@@ -539,25 +545,20 @@ impl SecretClient {
                 request = request.bearer_auth(token);
             }
             let outcome = tokio::time::timeout_at(deadline, async {
-                let response = request.send().await?;
-                // Redirects are followed by the shared client (which drops the token on a host
-                // change), but an answer from anywhere but the vault itself is not the vault's.
-                let redirected = !response
-                    .url()
-                    .host_str()
-                    .is_some_and(|h| h.eq_ignore_ascii_case(url.host_str().unwrap_or_default()));
-                let status = if redirected {
-                    StatusCode::MISDIRECTED_REQUEST
-                } else {
-                    response.status()
-                };
+                let response = request.send().await.map_err(Failure::Http)?;
+                let status = response.status();
+                if status.is_redirection() {
+                    // Never followed (see `transport`): the vault must answer itself.
+                    return Err(Failure::Final(redirected(url, status)));
+                }
                 let headers = response.headers().clone();
-                let body = if redirected {
-                    Zeroizing::new(Vec::new())
-                } else {
-                    Zeroizing::new(response.bytes().await?.to_vec())
-                };
-                Ok::<_, reqwest::Error>(Answer {
+                let body = read_bounded(response, BODY_LIMIT)
+                    .await
+                    .map_err(|e| match e {
+                        BodyError::Http(e) => Failure::Http(e),
+                        BodyError::TooLarge { limit } => Failure::Final(oversized(url, limit)),
+                    })?;
+                Ok::<_, Failure>(Answer {
                     status,
                     headers,
                     body,
@@ -585,8 +586,13 @@ impl SecretClient {
                     }
                     (retry_after(&answer.headers), Ok(answer))
                 }
-                Ok(Err(e)) => {
+                Ok(Err(Failure::Final(error))) => return Err(error),
+                Ok(Err(Failure::Http(e))) => {
                     tracing::debug!(attempt = retry + 1, error = %error_chain(&e), "request to Key Vault failed");
+                    if is_tls_rejection(&e) {
+                        // A certificate we do not accept will not change on a retry.
+                        return Err(transport_error(&e, false));
+                    }
                     (None, Err(e))
                 }
             };
@@ -609,12 +615,17 @@ impl SecretClient {
         }
     }
 
-    fn finish(&self, reference: &Reference, answer: Answer) -> Result<Secret, VaultError> {
+    fn finish(
+        &self,
+        reference: &Reference,
+        answer: Answer,
+        token: Option<&str>,
+    ) -> Result<Secret, VaultError> {
         let status = answer.status;
         if status.is_success() {
             return parse_secret(&answer.body, reference);
         }
-        let service = ServiceError::parse(&answer.body);
+        let service = ServiceError::parse(&answer.body, token);
         let kind = match status.as_u16() {
             429 => VaultErrorKind::Throttled,
             408 | 504 => VaultErrorKind::TimedOut,
@@ -655,13 +666,13 @@ fn parse_secret(body: &[u8], reference: &Reference) -> Result<Secret, VaultError
             "Key Vault's answer has no `value`",
         )
     })?;
-    let id = bundle.id.unwrap_or_else(|| reference.secret_url());
-    let version = id
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .filter(|v| v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit()))
-        .map(str::to_ascii_lowercase);
+    let id = bundle.id.ok_or_else(|| {
+        VaultError::new(
+            VaultErrorKind::InvalidResponse,
+            "Key Vault's answer has no `id`, so it cannot be told to be the secret asked for",
+        )
+    })?;
+    let version = check_id(&id, reference)?;
     Ok(Secret {
         value,
         id,
@@ -670,12 +681,75 @@ fn parse_secret(body: &[u8], reference: &Reference) -> Result<Secret, VaultError
     })
 }
 
+/// Checks that the answer's `id` is the secret asked for: `https://{vault}/secrets/{name}/{version}`
+/// on the same vault host, the same name (case-insensitively, as Key Vault compares names) and
+/// the pinned version when one was asked for. Returns the version the id names.
+fn check_id(id: &str, reference: &Reference) -> Result<Option<String>, VaultError> {
+    let asked = format!(
+        "{}/{}@{}",
+        reference.vault_host(),
+        reference.secret_name(),
+        reference.version().unwrap_or("latest")
+    );
+    let mismatch = |what: &str| {
+        VaultError::new(
+            VaultErrorKind::InvalidResponse,
+            format!(
+                "Key Vault's answer for {asked} is not that secret: its id {what}; the answer \
+                 was refused"
+            ),
+        )
+    };
+    let url = url::Url::parse(id).map_err(|_| mismatch("is not a URL"))?;
+    if url.scheme() != "https" || url.port().is_some() || url.query().is_some() {
+        return Err(mismatch("is not an https URL of a vault"));
+    }
+    let host = url.host_str().unwrap_or_default();
+    if !host.eq_ignore_ascii_case(reference.vault_host()) {
+        return Err(mismatch(&format!(
+            "names another vault ({})",
+            printable(&truncate_chars(host, 100))
+        )));
+    }
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let (name, served) = match segments.as_slice() {
+        ["secrets", name] => (*name, None),
+        ["secrets", name, version] => (*name, Some(*version)),
+        _ => return Err(mismatch("is not a secret id (`/secrets/{name}/{version}`)")),
+    };
+    if !name.eq_ignore_ascii_case(reference.secret_name()) {
+        return Err(mismatch(&format!(
+            "names another secret ({})",
+            printable(&truncate_chars(name, 127))
+        )));
+    }
+    if let Some(pinned) = reference.version()
+        && !served.is_some_and(|v| v.eq_ignore_ascii_case(pinned))
+    {
+        return Err(mismatch(&format!(
+            "names another version ({})",
+            printable(&truncate_chars(served.unwrap_or("none"), 64))
+        )));
+    }
+    Ok(served
+        .filter(|v| v.len() == 32 && v.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase))
+}
+
+/// At most `max` characters of `text`.
+fn truncate_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
 /// The verified challenge of a 401 answer.
-fn challenge_of(answer: &Answer, host: &str) -> Result<Challenge, VaultError> {
+fn challenge_of(answer: &Answer, host: &str, token: Option<&str>) -> Result<Challenge, VaultError> {
     let refused = |e: ChallengeError| {
         let mut error = VaultError::new(VaultErrorKind::ChallengeRefused, e.to_string());
         error.inner.status = Some(answer.status.as_u16());
-        error.inner.service = ServiceError::parse(&answer.body);
+        error.inner.service = ServiceError::parse(&answer.body, token);
         error
     };
     let header = answer
@@ -692,6 +766,36 @@ fn challenge_of(answer: &Answer, host: &str) -> Result<Challenge, VaultError> {
     let challenge = Challenge::parse(header).map_err(refused)?;
     challenge.verify(host).map_err(refused)?;
     Ok(challenge)
+}
+
+/// Why one attempt gave no answer to look at.
+enum Failure {
+    /// The request failed; maybe transient.
+    Http(reqwest::Error),
+    /// An answer kvref refuses unread (a redirect, an oversized body); never retried.
+    Final(VaultError),
+}
+
+/// A 3xx from the vault, as an invalid response naming the host and the status.
+fn redirected(url: &reqwest::Url, status: StatusCode) -> VaultError {
+    let mut error = VaultError::new(
+        VaultErrorKind::InvalidResponse,
+        redirect_refused("Key Vault", url, status),
+    );
+    error.inner.status = Some(status.as_u16());
+    error
+}
+
+/// A body over the limit, as an invalid response naming the host and the limit.
+fn oversized(url: &reqwest::Url, limit: usize) -> VaultError {
+    VaultError::new(
+        VaultErrorKind::InvalidResponse,
+        format!(
+            "Key Vault {} sent an {}; a secret is at most 25 KB",
+            url.host_str().unwrap_or("(no host)"),
+            too_large(limit)
+        ),
+    )
 }
 
 fn transport_error(e: &reqwest::Error, budget_exhausted: bool) -> VaultError {
@@ -728,15 +832,83 @@ mod tests {
     #[test]
     fn parses_recorded_secret_bundles() {
         // keyvault-get-secret-200.json and keyvault-get-secret-2025-07-01.json
-        let s = parse_secret(br#"{"value":"SECRET_VALUE","id":"https://keyvault_name.vault.azure.net/secrets/CRUDSecretName-cangetasecret-/41cce6796d81438f9dad0d96bf85d50d","attributes":{"enabled":true,"created":1668124872,"updated":1668124872,"recoveryLevel":"CustomizedRecoverable+Purgeable","recoverableDays":7}}"#, &reference()).unwrap();
+        let s = parse_secret(br#"{"value":"SECRET_VALUE","id":"https://keyvaultname.vault.azure.net/secrets/X/41cce6796d81438f9dad0d96bf85d50d","attributes":{"enabled":true,"created":1668124872,"updated":1668124872,"recoveryLevel":"CustomizedRecoverable+Purgeable","recoverableDays":7}}"#, &reference()).unwrap();
         assert_eq!(s.value().expose_secret(), "SECRET_VALUE");
         assert_eq!(s.version(), Some("41cce6796d81438f9dad0d96bf85d50d"));
         assert!(!format!("{s:?}").contains("SECRET_VALUE"));
-        let s = parse_secret(br#"{"value":"secret_value","id":"https://t74470a1f9658b2b5.vault.azure.net/secrets/perf-perf-Nr2/d12c341818474828855cb7df698afdb6","attributes":{"enabled":true}}"#, &reference()).unwrap();
+        let s = parse_secret(br#"{"value":"secret_value","id":"https://keyvaultname.vault.azure.net/secrets/x/d12c341818474828855cb7df698afdb6","attributes":{"enabled":true}}"#, &reference()).unwrap();
         assert_eq!(s.version(), Some("d12c341818474828855cb7df698afdb6"));
         // Certificate-backed (Verbatim 4): content type kept.
-        let s = parse_secret(br#"{"value":"YmFzZTY0","contentType":"application/x-pkcs12","id":"https://k.vault.azure.net/secrets/c/08be22f5f85a42809d2df03cef6908c4","managed":true,"kid":"https://k.vault.azure.net/keys/c/08be22f5f85a42809d2df03cef6908c4"}"#, &reference()).unwrap();
+        let s = parse_secret(br#"{"value":"YmFzZTY0","contentType":"application/x-pkcs12","id":"https://keyvaultname.vault.azure.net/secrets/x/08be22f5f85a42809d2df03cef6908c4","managed":true,"kid":"https://k.vault.azure.net/keys/c/08be22f5f85a42809d2df03cef6908c4"}"#, &reference()).unwrap();
         assert_eq!(s.content_type(), Some("application/x-pkcs12"));
+    }
+
+    #[test]
+    fn refuses_an_id_that_is_not_the_secret_asked_for() {
+        let pinned = Reference::parse(
+            "@KeyVault(VaultName=keyvaultname;SecretName=Db;SecretVersion=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa)",
+        )
+        .unwrap()
+        .unwrap();
+        let body = |id: &str| format!(r#"{{"value":"v","id":"{id}"}}"#);
+        for (id, reference, says) in [
+            (
+                "https://othervault.vault.azure.net/secrets/x/0123456789abcdef0123456789abcdef",
+                reference(),
+                "another vault",
+            ),
+            (
+                "https://evil.example/secrets/x/0123456789abcdef0123456789abcdef",
+                reference(),
+                "another vault",
+            ),
+            (
+                "http://keyvaultname.vault.azure.net/secrets/x",
+                reference(),
+                "https",
+            ),
+            (
+                "https://keyvaultname.vault.azure.net:8443/secrets/x",
+                reference(),
+                "https",
+            ),
+            (
+                "https://keyvaultname.vault.azure.net/secrets/Other/0123456789abcdef0123456789abcdef",
+                reference(),
+                "another secret",
+            ),
+            (
+                "https://keyvaultname.vault.azure.net/keys/x/0123456789abcdef0123456789abcdef",
+                reference(),
+                "not a secret id",
+            ),
+            (
+                "https://keyvaultname.vault.azure.net/secrets/Db/0123456789abcdef0123456789abcdef",
+                pinned.clone(),
+                "another version",
+            ),
+            (
+                "https://keyvaultname.vault.azure.net/secrets/Db",
+                pinned.clone(),
+                "another version",
+            ),
+            ("not a url", reference(), "not a URL"),
+        ] {
+            let e = parse_secret(body(id).as_bytes(), &reference).unwrap_err();
+            assert_eq!(e.kind(), VaultErrorKind::InvalidResponse, "{id}");
+            assert!(e.to_string().contains(says), "{id}: {e}");
+        }
+        // Names compare case-insensitively, versions too.
+        let ok = parse_secret(
+            body(
+                "https://KeyVaultName.vault.azure.net/secrets/DB/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            )
+            .as_bytes(),
+            &pinned,
+        )
+        .unwrap();
+        assert_eq!(ok.version(), Some("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+        assert!(parse_secret(br#"{"value":"v"}"#, &reference()).is_err());
     }
 
     #[test]

@@ -72,35 +72,51 @@ async fn credential_env_adds_the_app_service_identity_unless_a_source_is_named()
     let app_service = emu.env("app_service");
 
     // Nothing named: the emulator's App Service identity, selectors kept.
-    let env = local.credential_env(&Env::from_pairs([
-        ("AZURE_CLIENT_ID", "abc"),
-        ("HOME", "/home/dev"),
-    ]));
+    let env = local
+        .credential_env(&Env::from_pairs([
+            ("AZURE_CLIENT_ID", "abc"),
+            ("HOME", "/home/dev"),
+        ]))
+        .unwrap();
     for (name, value) in &app_service {
         assert_eq!(env.get(name), Some(value.as_str()), "{name}");
     }
     assert_eq!(env.get("AZURE_CLIENT_ID"), Some("abc"));
     assert_eq!(env.get("HOME"), Some("/home/dev"));
 
-    // Each source's own environment is left exactly as it is.
+    // Each managed identity source's own environment is left exactly as it is.
     for source in [
         "imds",
         "arc",
         "legacy_app_service",
         "cloud_shell",
         "service_fabric",
-        "workload_identity",
     ] {
         let source_env = Env::from_pairs(emu.env(source));
-        assert_eq!(local.credential_env(&source_env), source_env, "{source}");
+        assert_eq!(
+            local.credential_env(&source_env).unwrap(),
+            source_env,
+            "{source}"
+        );
     }
-    // So is a service principal's.
+    // Workload identity keeps its variables, and the chain's managed identity member gets the
+    // emulator's App Service identity rather than a real IMDS.
+    let workload = Env::from_pairs(emu.env("workload_identity"));
+    let env = local.credential_env(&workload).unwrap();
+    for (name, value) in emu.env("workload_identity").iter().chain(&app_service) {
+        assert_eq!(env.get(name), Some(value.as_str()), "{name}");
+    }
+    // A service principal without the emulator's authority would go to the real Entra ID.
     let sp = Env::from_pairs([
         ("AZURE_TENANT_ID", "t"),
         ("AZURE_CLIENT_ID", "c"),
         ("AZURE_CLIENT_SECRET", "s"),
     ]);
-    assert_eq!(local.credential_env(&sp), sp);
+    let refused = local.credential_env(&sp).unwrap_err();
+    assert!(
+        refused.to_string().contains("AZURE_CLIENT_SECRET"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ mod resolve_clouds;
 mod resolve_dedupe;
 mod resolve_failures;
 mod resolve_identity;
+mod security;
 mod vault_challenge;
 mod vault_client;
 mod vault_retry;

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 
 use super::recheck::RememberedFailure;
 use super::retry::{NoResponse, Refused, Reply, RetryOptions};
-use super::token_response::{describe_error_body, parse_token_response};
+use super::token_response::parse_token_response;
 use super::user_assigned::{IdentitySelection, identity_kind, select_identity};
 use super::{
     AccessToken, CredentialError, CredentialErrorKind, TokenCredential, TokenRequest,
@@ -594,7 +594,7 @@ pub(super) fn token_from(
 
 /// "HTTP 400: Identity not found" from a reply.
 pub(super) fn status_text(reply: &Reply) -> String {
-    match describe_error_body(&reply.body) {
+    match reply.describe() {
         Some(description) => format!("HTTP {}: {description}", reply.status.as_u16()),
         None => format!("HTTP {}", reply.status.as_u16()),
     }
@@ -606,6 +606,9 @@ pub(super) fn unreachable(
     url: &url::Url,
     failure: NoResponse,
 ) -> CredentialError {
+    if let Some(unusable) = failure.unusable {
+        return unusable.error(CREDENTIAL, &format!("the {source} identity endpoint"), url);
+    }
     let what = if failure.timed_out {
         "did not answer in time"
     } else if failure.refused {
