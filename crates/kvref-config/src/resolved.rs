@@ -50,7 +50,7 @@ impl ResolvedConfig {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// # let emulator = kvref_emulator::Emulator::start(kvref_emulator::EmulatorConfig::sample()).await.unwrap();
     /// # let resolver = kvref::Resolver::builder().emulator(format!("http://{}", emulator.http_addr())).connect(&kvref::Env::default()).await.unwrap();
-    /// #[derive(serde::Deserialize)]
+    /// #[derive(Debug, serde::Deserialize)]
     /// struct Settings { port: u16 }
     /// let config = config::Config::builder()
     ///     .set_override("port", "@KeyVault(VaultName=myvault;SecretName=DbPassword)")?
