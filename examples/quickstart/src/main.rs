@@ -1,4 +1,5 @@
-//! Quickstart: resolve the Key Vault references in `settings.toml` against the kvref emulator.
+//! Quickstart: load `settings.toml` with `config`, resolve its Key Vault references with
+//! `kvref-config` against the kvref emulator, and read typed settings.
 //!
 //! ```sh
 //! cargo run -p kvref-quickstart
@@ -6,18 +7,41 @@
 //!
 //! It starts the emulator in this process (real HTTPS on 127.0.0.1, its own CA, the vaults and
 //! identities of `examples/emulator.toml`), then does what an app does at start-up, with exactly
-//! the code it would run on Azure: `Resolver::from_env` picks the identity and the transport from
-//! the environment. Here the environment says `KVREF_EMULATOR=http://127.0.0.1:PORT`, so vault
-//! hosts go to the emulator and the emulator's App Service managed identity signs in; on App
-//! Service the same code uses the real managed identity.
+//! the code it would run on Azure: `kvref_config::resolve(config)` picks the identity and the
+//! transport from the environment. Here the environment says `KVREF_EMULATOR=http://127.0.0.1:PORT`,
+//! so vault hosts go to the emulator and the emulator's App Service managed identity signs in; on
+//! App Service the same code uses the real managed identity.
 
 use std::process::ExitCode;
 
-use kvref::secrecy::ExposeSecret;
+use config::{Config, Environment, File};
+use kvref::secrecy::{ExposeSecret, SecretString};
 use kvref::{Env, Resolver};
+use kvref_config::ResolvedConfig;
 use kvref_emulator::{Emulator, EmulatorConfig};
+use serde::Deserialize;
 
-const SETTINGS: &str = include_str!("../settings.toml");
+const SETTINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/settings.toml");
+
+/// The service's typed settings: secrets are `SecretString`, never printed.
+#[derive(Deserialize)]
+struct Settings {
+    listen: String,
+    database: Database,
+    payments: Payments,
+}
+
+#[derive(Deserialize)]
+struct Database {
+    host: String,
+    password: SecretString,
+    previous_password: SecretString,
+}
+
+#[derive(Deserialize)]
+struct Payments {
+    api_key: SecretString,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -52,80 +76,92 @@ async fn run() -> Result<(), String> {
         "KVREF_EMULATOR",
         format!("http://{}", emulator.http_addr()),
     )]));
-    // `Resolver::from_env()` in an app: the same, with the process environment.
     let resolver = Resolver::builder()
         .connect(&env)
         .await
         .map_err(|e| e.to_string())?;
 
-    let settings = flatten(SETTINGS)?;
-    let resolved = resolver
-        .resolve(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .await
-        .into_result()
+    // What an app's start-up looks like: its usual config loading, plus one line.
+    let config = Config::builder()
+        .add_source(File::with_name(SETTINGS))
+        .add_source(Environment::with_prefix("APP").separator("__"))
+        .build()
         .map_err(|e| e.to_string())?;
+    // In an app: `kvref_config::resolve(config).await?`, the same with the process environment.
+    let config = kvref_config::resolve_with(config, &resolver)
+        .await
+        .map_err(|e| e.to_string())?;
+    print_provenance(&config);
+    let settings: Settings = config.try_deserialize().map_err(|e| e.to_string())?;
 
-    println!("\nsettings.toml, resolved:");
-    for outcome in resolved.outcomes() {
+    // A real app hands the secrets to its drivers; we only show their lengths.
+    println!("\ntyped settings:");
+    println!("  {:<26} = {}", "listen", settings.listen);
+    println!("  {:<26} = {}", "database.host", settings.database.host);
+    for (key, secret) in [
+        ("database.password", &settings.database.password),
+        (
+            "database.previous_password",
+            &settings.database.previous_password,
+        ),
+        ("payments.api_key", &settings.payments.api_key),
+    ] {
         println!(
-            "  {:<28} {:<10} {} (version {})",
-            outcome.key(),
-            outcome.status(),
-            outcome
-                .reference()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            outcome.resolved_version().unwrap_or("-"),
-        );
-    }
-    for (index, outcome, secret) in resolved.secrets() {
-        // A real app hands the secret to its database driver; we only show its length.
-        let (key, _) = &settings[index];
-        println!(
-            "  {key} = <secret from {}, {} characters>",
-            outcome.provenance().unwrap_or_default(),
+            "  {key:<26} = <secret, {} characters>",
             secret.expose_secret().len()
         );
     }
 
-    // What an operator sees when a reference cannot be resolved: every failure, with its fix.
-    let broken = [
-        (
+    // What an operator sees when references cannot be resolved: every failure, with its fix.
+    let broken = Config::builder()
+        .set_override(
             "smtp.password",
             "@Microsoft.KeyVault(VaultName=myvault;SecretName=SmtpPassword)",
-        ),
-        (
-            "legacy.token",
-            "@Microsoft.KeyVault(VaultName=myvault;SecretName=RetiredToken)",
-        ),
-    ];
-    if let Err(error) = resolver.resolve(broken).await.into_result() {
+        )
+        .and_then(|b| {
+            b.set_override(
+                "legacy.token",
+                "@Microsoft.KeyVault(VaultName=myvault;SecretName=RetiredToken)",
+            )
+        })
+        .and_then(|b| b.build())
+        .map_err(|e| e.to_string())?;
+    if let Err(error) = kvref_config::resolve_with(broken, &resolver).await {
         println!("\nand when references cannot be resolved, start-up stops with:\n{error}");
     }
     Ok(())
 }
 
-/// The string leaves of a TOML document as (dotted key, value) pairs.
-fn flatten(text: &str) -> Result<Vec<(String, String)>, String> {
-    let table: toml::Table = text.parse().map_err(|e| format!("settings.toml: {e}"))?;
-    let mut settings = Vec::new();
-    walk("", &toml::Value::Table(table), &mut settings);
-    Ok(settings)
+/// Where each setting that held a reference came from: vault, secret and version, and the
+/// origin `config` now reports for it. Never the value.
+fn print_provenance(config: &ResolvedConfig) {
+    println!("\nsettings.toml, resolved:");
+    for setting in config.provenance() {
+        println!(
+            "  {:<28} {:<10} {}/{}@{}",
+            setting.key(),
+            setting.status(),
+            setting.vault(),
+            setting.secret(),
+            setting.version().unwrap_or("-"),
+        );
+        println!(
+            "  {:<28} origin: {}",
+            "",
+            config.origin(setting.key()).unwrap_or("-")
+        );
+    }
+    println!(
+        "  {:<28} origin: {}",
+        "database.host",
+        config.origin("database.host").unwrap_or("-")
+    );
 }
 
-fn walk(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) {
-    match value {
-        toml::Value::Table(table) => {
-            for (key, value) in table {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                walk(&path, value, out);
-            }
-        }
-        toml::Value::String(text) => out.push((prefix.to_owned(), text.clone())),
-        other => out.push((prefix.to_owned(), other.to_string())),
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn the_quickstart_resolves_its_settings_and_shows_the_failing_run() {
+        super::run().await.expect("the quickstart runs");
     }
 }
