@@ -3,6 +3,7 @@
 //! The format is documented in the crate's README. Parsing is strict (`deny_unknown_fields`) and every
 //! semantic error names the line it comes from, so a typo in a CI fixture is found in one read.
 
+mod raw;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use validate::RawConfig;
+use raw::RawConfig;
 
 /// The sample configuration shipped in the repository (`examples/emulator.toml`).
 pub(crate) const SAMPLE_TOML: &str = include_str!("../../../../examples/emulator.toml");
