@@ -32,14 +32,3 @@ pub(crate) async fn resolver_with(emu: &Emulator, policy: UnresolvedPolicy) -> R
         .await
         .expect("a local-mode resolver")
 }
-
-/// The current version of a secret, from the emulator's journal of the last resolution.
-pub(crate) async fn current_version(emu: &Emulator, name: &str) -> String {
-    let prefix = format!("/secrets/{name}/");
-    emu.requests()
-        .await
-        .into_iter()
-        .rev()
-        .find_map(|r| r.path.strip_prefix(&prefix).map(str::to_owned))
-        .unwrap_or_default()
-}
