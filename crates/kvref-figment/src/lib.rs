@@ -1,4 +1,179 @@
-#![doc = include_str!("../README.md")]
+//! Azure Key Vault references in [figment] settings, resolved with managed identity: add one line
+//! to the way you load settings, and get typed settings with every secret in place.
+//!
+//! ```
+//! # figment::Jail::expect_with(|jail| {
+//! # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! # runtime.block_on(async {
+//! # let emulator = kvref_emulator::Emulator::start(kvref_emulator::EmulatorConfig::sample()).await.unwrap();
+//! # jail.set_env("KVREF_EMULATOR", format!("http://{}", emulator.http_addr()));
+//! # jail.create_file("settings.toml", "[db]\nhost = 'db.internal'\npassword = 'dev'\n").unwrap();
+//! # jail.set_env("APP_DB__PASSWORD", "@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword)");
+//! use figment::{Figment, providers::{Env, Format, Toml}};
+//! use kvref::secrecy::{ExposeSecret, SecretString};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Settings { db: Db }
+//! #[derive(serde::Deserialize)]
+//! struct Db { host: String, password: SecretString }
+//!
+//! let figment = Figment::new()
+//!     .merge(Toml::file("settings.toml"))
+//!     .merge(Env::prefixed("APP_").split("__"));    // APP_DB__PASSWORD=@Microsoft.KeyVault(…)
+//! let figment = kvref_figment::resolve(figment).await?;       // every reference resolved
+//! let settings: Settings = kvref_figment::extract(&figment)?; // errors never show a secret
+//! # assert_eq!(settings.db.host, "db.internal");
+//! assert_eq!(settings.db.password.expose_secret(), "db-password-from-the-emulator");
+//! # Ok::<(), kvref_figment::Error>(())
+//! # }).unwrap();
+//! # Ok(())
+//! # });
+//! ```
+//!
+//! Any string value, from any provider and in any profile, may be a reference, in any of the
+//! forms App Service accepts:
+//!
+//! ```toml
+//! [db]
+//! host = "db.internal"
+//! password = "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/DbPassword/)"
+//! api_key = "@Microsoft.KeyVault(VaultName=myvault;SecretName=ApiKey)"
+//! report_key = "@KeyVault(SecretUri=https://othervault.vault.azure.net/secrets/ReportingKey)"
+//! ```
+//!
+//! What you get back is your own figment with one overlay per secret merged on top. The overlay's
+//! metadata is named [`METADATA_NAME`] (`"Azure Key Vault"`) with the secret id (the secret's URL
+//! with the version Key Vault served) as its source, so `figment.find_metadata("db.password")`
+//! and figment's own errors say which secret a value came from; every other value keeps its own
+//! provenance, and the selected profile stays selected. References are found in every profile
+//! (`default`, `global`, the selected one and every other profile in the data) and each is
+//! overlaid under the profile it was found in, so figment's precedence (global over the selected
+//! profile over default) holds for secrets as for any value, and selecting another profile later
+//! finds its secrets resolved too. That also means a reference in any profile must resolve (or
+//! see the unresolved policy below).
+//!
+//! A figment with no reference is returned untouched, without a request or a credential lookup.
+//!
+//! # Typed settings and secret-safe errors
+//!
+//! Figment's type errors quote the value (`invalid type: found string "…", expected u16`).
+//! [`extract`], [`extract_inner`] and the [`FigmentExt`] methods redact every value that came
+//! from Key Vault in every error they return (`Display` and `Debug`), naming the key, the expected
+//! type and the secret instead (`<redacted: myvault/DbPassword@…>`). Hold secrets as
+//! [`kvref::secrecy::SecretString`] (kvref's re-export, so that the versions match), or as
+//! [`Tagged<SecretString>`](figment::value::magic::Tagged) to keep the tag that leads to the
+//! secret id.
+//!
+//! The resolved figment holds the secrets as plain strings (figment extracts from those): do not
+//! print it with `{:?}`, and extract with this crate's functions rather than figment's.
+//!
+//! # A user-assigned identity, and other options
+//!
+//! The options are the core's: build a [`kvref::Resolver`] and pass it to [`resolve_with`]
+//! (`AZURE_CLIENT_ID` in the environment selects a user-assigned identity for [`resolve`] too).
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let emulator = kvref_emulator::Emulator::start(kvref_emulator::EmulatorConfig::sample()).await.unwrap();
+//! # let env = kvref::Env::from_pairs([("KVREF_EMULATOR", format!("http://{}", emulator.http_addr()))]);
+//! # let figment = figment::Figment::from(figment::providers::Serialized::defaults(
+//! #     serde_json::json!({ "db": { "password": "@KeyVault(VaultName=myvault;SecretName=DbPassword)" } })));
+//! use kvref::credential::UserAssignedId;
+//!
+//! let resolver = kvref::Resolver::builder()
+//!     .user_assigned(UserAssignedId::ClientId("6beb3ab0-6e28-4a92-8e5a-ce0d5abf3a8c".into()))
+//!     .connect(&env) // `&kvref::Env::from_process()` in an app
+//!     .await?;
+//! let figment = kvref_figment::resolve_with(figment, &resolver).await?;
+//! # let password: String = kvref_figment::extract_inner(&figment, "db.password")?;
+//! # assert_eq!(password, "db-password-from-the-emulator");
+//! # Ok::<(), kvref_figment::Error>(()) }).unwrap();
+//! ```
+//!
+//! # Sovereign clouds
+//!
+//! Vaults of Azure China (`*.vault.azure.cn`) and Azure US Government
+//! (`*.vault.usgovcloudapi.net`) are allowed by default: `SecretUri=` references to them just
+//! work. `VaultName=` references resolve under the public cloud's suffix unless you set another;
+//! allow any other suffix you use with
+//! [`allow_vault_suffix`](kvref::ResolverBuilder::allow_vault_suffix).
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let config = format!("{}\n{}", kvref_emulator::EmulatorConfig::sample_toml(), r#"
+//! # [[vaults]]
+//! # name = "chinavault"
+//! # cloud = "china"
+//! # [[vaults.secrets]]
+//! # name = "DbPassword"
+//! # [[vaults.secrets.versions]]
+//! # value = "db-password-in-china"
+//! # [[role_assignments]]
+//! # principal = "system"
+//! # vault = "chinavault"
+//! # role = "Key Vault Secrets User"
+//! # "#);
+//! # let emulator = kvref_emulator::Emulator::start(kvref_emulator::EmulatorConfig::from_toml_str(&config).unwrap()).await.unwrap();
+//! # let env = kvref::Env::from_pairs([("KVREF_EMULATOR", format!("http://{}", emulator.http_addr()))]);
+//! use figment::{Figment, providers::{Format, Toml}};
+//!
+//! let figment = Figment::from(Toml::string(r#"
+//!     db.password = "@KeyVault(VaultName=chinavault;SecretName=DbPassword)"
+//! "#));
+//! let resolver = kvref::Resolver::builder()
+//!     .default_vault_suffix("vault.azure.cn") // VaultName=chinavault => chinavault.vault.azure.cn
+//!     .connect(&env)
+//!     .await?;
+//! let figment = kvref_figment::resolve_with(figment, &resolver).await?;
+//! let id = figment.find_metadata("db.password").unwrap().source.as_ref().unwrap().to_string();
+//! assert!(id.starts_with("https://chinavault.vault.azure.cn/secrets/DbPassword/"));
+//! # let password: String = kvref_figment::extract_inner(&figment, "db.password")?;
+//! # assert_eq!(password, "db-password-in-china");
+//! # Ok::<(), kvref_figment::Error>(()) }).unwrap();
+//! ```
+//!
+//! # Unresolved policy
+//!
+//! By default ([`UnresolvedPolicy::Fail`](kvref::UnresolvedPolicy::Fail)) one error lists every
+//! setting that could not be resolved, with its key as figment names it (`default.db.password`,
+//! `staging.api.key`, `DB.PASSWORD` for `Env`), the vault, the secret, the status and the fix.
+//! With `KeepLiteral` the reference stays the value, as App Service does (no overlay). With `Drop`
+//! the key cannot be deleted by a merge: it is set to `Empty::None` (an `Option` field reads
+//! `None`; any other type fails naming the key) by an overlay whose source says which reference
+//! was dropped and why.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let emulator = kvref_emulator::Emulator::start(kvref_emulator::EmulatorConfig::sample()).await.unwrap();
+//! # let env = kvref::Env::from_pairs([("KVREF_EMULATOR", format!("http://{}", emulator.http_addr()))]);
+//! use figment::{Figment, providers::{Format, Toml}};
+//!
+//! let figment = Figment::from(Toml::string(r#"
+//!     token = "@KeyVault(VaultName=myvault;SecretName=NoSuchSecret)"
+//! "#));
+//! let resolver = kvref::Resolver::builder().connect(&env).await?;
+//! let error = kvref_figment::resolve_with(figment.clone(), &resolver).await.unwrap_err();
+//! assert!(error.to_string().contains("setting `default.token`"));
+//! assert!(error.to_string().contains("SecretNotFound"));
+//!
+//! let resolver = kvref::Resolver::builder()
+//!     .unresolved(kvref::UnresolvedPolicy::Drop)
+//!     .connect(&env)
+//!     .await?;
+//! let figment = kvref_figment::resolve_with(figment, &resolver).await?;
+//! let token: Option<String> = kvref_figment::extract_inner(&figment, "token")?;
+//! assert_eq!(token, None);
+//! # Ok::<(), kvref_figment::Error>(()) }).unwrap();
+//! ```
+//!
+//! # Local development with `KVREF_EMULATOR`
+//!
+//! Run the emulator (`cargo run -p kvref-emulator -- --config examples/emulator.toml`) and set
+//! `KVREF_EMULATOR` to its HTTP address (`http://127.0.0.1:…`): [`resolve`] then resolves against
+//! the emulator's vaults, with the same code that runs on Azure and no Azure account. kvref logs
+//! a warning that local mode is on; leave the variable out of production.
+//!
+//! [figment]: https://docs.rs/figment/0.10
 
 mod error;
 mod overlay;

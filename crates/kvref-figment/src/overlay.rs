@@ -7,7 +7,18 @@ use figment::{Metadata, Profile, Provider, Source};
 
 use crate::walk::{Candidate, Step};
 
-/// The metadata name of every value this crate puts into a figment.
+/// The metadata name of every value this crate puts into a figment; its source is
+/// [`Source::Custom`] with the secret id. How to tell a secret's provenance apart:
+///
+/// ```
+/// fn from_key_vault(figment: &figment::Figment, key: &str) -> Option<String> {
+///     let metadata = figment.find_metadata(key)?;
+///     (metadata.name == kvref_figment::METADATA_NAME)
+///         .then(|| metadata.source.as_ref()?.custom().map(str::to_owned))?
+/// }
+/// let plain = figment::Figment::from(("port", 8080));
+/// assert_eq!(from_key_vault(&plain, "port"), None);
+/// ```
 pub const METADATA_NAME: &str = "Azure Key Vault";
 
 /// A provider holding a few leaves, each at its original path and profile.
