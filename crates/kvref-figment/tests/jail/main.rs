@@ -2,6 +2,9 @@
 //! real environment variables and changes the current directory (process-global), and
 //! [`kvref_figment::resolve`] reads `KVREF_EMULATOR` from the process like an app does.
 
+// `Jail::expect_with` takes closures returning `figment::Result`, whose error is figment's.
+#![allow(clippy::result_large_err)]
+
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use kvref::secrecy::{ExposeSecret, SecretString};
