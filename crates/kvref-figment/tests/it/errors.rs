@@ -75,12 +75,7 @@ async fn a_failing_run_lists_every_failing_key_with_status_and_fix_in_one_error(
 }
 
 async fn resolved(toml: &str) -> Figment {
-    let emu = support::emulator().await;
-    let resolver = support::resolver(&emu).await;
-    let figment = Figment::from(Toml::string(toml));
-    kvref_figment::resolve_with(figment, &resolver)
-        .await
-        .unwrap()
+    support::resolved(Figment::from(Toml::string(toml))).await
 }
 
 fn assert_safe(error: &kvref_figment::Error, secret: &str) {

@@ -25,12 +25,7 @@ db.password = "@Microsoft.KeyVault(VaultName=myvault;SecretName=DbPassword;Secre
 "#;
 
 async fn resolved(select: &str) -> Figment {
-    let emu = support::emulator().await;
-    let resolver = support::resolver(&emu).await;
-    let figment = Figment::from(Toml::string(NESTED).nested()).select(select);
-    kvref_figment::resolve_with(figment, &resolver)
-        .await
-        .unwrap()
+    support::resolved(Figment::from(Toml::string(NESTED).nested()).select(select)).await
 }
 
 fn get(figment: &Figment, key: &str) -> String {

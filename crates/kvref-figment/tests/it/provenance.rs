@@ -63,8 +63,6 @@ async fn a_resolved_key_names_the_vault_and_the_secret_id_and_others_keep_their_
 
 #[tokio::test]
 async fn each_secret_has_its_own_metadata_and_the_selected_profile_is_kept() {
-    let emu = support::emulator().await;
-    let resolver = support::resolver(&emu).await;
     let figment = Figment::from(Toml::string(
         r#"
         a = "@KeyVault(VaultName=myvault;SecretName=DbPassword)"
@@ -73,9 +71,7 @@ async fn each_secret_has_its_own_metadata_and_the_selected_profile_is_kept() {
         "#,
     ))
     .select("staging");
-    let figment = kvref_figment::resolve_with(figment, &resolver)
-        .await
-        .unwrap();
+    let figment = support::resolved(figment).await;
     assert_eq!(figment.profile(), "staging");
 
     let id = |key: &str| {
@@ -96,12 +92,7 @@ async fn each_secret_has_its_own_metadata_and_the_selected_profile_is_kept() {
 
 #[tokio::test]
 async fn a_figment_error_at_a_secret_key_says_which_secret_it_came_from() {
-    let emu = support::emulator().await;
-    let resolver = support::resolver(&emu).await;
-    let figment = Figment::from(Toml::string(SETTINGS));
-    let figment = kvref_figment::resolve_with(figment, &resolver)
-        .await
-        .unwrap();
+    let figment = support::resolved(Figment::from(Toml::string(SETTINGS))).await;
     let error = kvref_figment::extract_inner::<u16>(&figment, "db.password").unwrap_err();
     let message = error.to_string();
     assert!(

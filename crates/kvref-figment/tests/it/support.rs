@@ -1,5 +1,6 @@
 //! The emulator and a local-mode resolver over it.
 
+use figment::Figment;
 use kvref::{Env, Resolver, UnresolvedPolicy};
 use kvref_emulator::{Emulator, EmulatorConfig};
 
@@ -31,4 +32,13 @@ pub(crate) async fn resolver_with(emu: &Emulator, policy: UnresolvedPolicy) -> R
         .connect(&Env::default())
         .await
         .expect("a local-mode resolver")
+}
+
+/// `figment` resolved against a fresh sample emulator.
+pub(crate) async fn resolved(figment: Figment) -> Figment {
+    let emu = emulator().await;
+    let resolver = resolver(&emu).await;
+    kvref_figment::resolve_with(figment, &resolver)
+        .await
+        .expect("the figment resolves")
 }

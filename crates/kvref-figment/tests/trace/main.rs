@@ -1,42 +1,16 @@
 //! At TRACE level, nothing this crate or the core logs while resolving and while reporting an
 //! extraction error holds a secret. One global subscriber, so a binary of its own.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use figment::Figment;
 use figment::providers::{Format, Toml};
-use tracing_subscriber::EnvFilter;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+// The core's capture: one global TRACE subscriber writing into a buffer.
+#[path = "../../../kvref/tests/trace/capture.rs"]
+mod capture;
 
 #[tokio::test]
 async fn trace_output_of_resolution_and_a_type_error_holds_no_secret() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new("trace"))
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    capture::start();
 
     let emu = kvref_emulator::Emulator::start(kvref_emulator::EmulatorConfig::sample())
         .await
@@ -59,7 +33,7 @@ async fn trace_output_of_resolution_and_a_type_error_holds_no_secret() {
     let error = kvref_figment::extract_inner::<u16>(&figment, "db.port").unwrap_err();
     tracing::error!(%error, ?error, "settings could not be extracted");
 
-    let output = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let output = capture::text();
     // The capture works: this crate's overlay event and the error are in it.
     assert!(output.contains("kvref-figment: overlay"), "{output}");
     assert!(output.contains("secret_id=https://myvault.vault.azure.net/secrets/DbPassword/"));
