@@ -96,6 +96,15 @@ async fn check(figment: Figment) {
         .unwrap();
     let settings: Settings = kvref_figment::extract(&figment).unwrap();
 
+    // Figment replaces arrays whole: the overlay's copy keeps the other elements' provenance.
+    let servers = figment.find_value("servers").unwrap().into_array().unwrap();
+    let provider_of = |server: &figment::value::Value, key: &str| {
+        let value = server.find_ref(key).unwrap();
+        figment.get_metadata(value.tag()).unwrap().name.clone()
+    };
+    assert_eq!(provider_of(&servers[1], "token"), "Azure Key Vault");
+    assert_ne!(provider_of(&servers[1], "host"), "Azure Key Vault");
+
     assert_eq!(settings.name, "svc");
     assert_eq!(
         (settings.db.host.as_str(), settings.db.port),
