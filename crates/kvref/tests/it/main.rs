@@ -15,6 +15,7 @@ mod credential_managed_identity;
 mod credential_recovery;
 mod credential_retry;
 mod local_down;
+mod live;
 mod local_emulator;
 mod reference_grammar;
 mod reference_props;
