@@ -107,3 +107,124 @@ async fn a_rotated_secret_is_read_after_one_refresh() {
     assert_eq!(again.generation, 1);
     assert!(!generation.has_changed().unwrap());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_interval_refreshes_without_being_asked() {
+    let fx = Fixture::start(2).await;
+    let live = fx
+        .pair()
+        .interval(Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let mut generation = live.subscribe();
+    let started = Instant::now();
+    fx.emu.set_secret("vault1", "s1", "rotated-1").await;
+
+    // Paused time jumps to the refresher's timer; the swap lands one interval after the start.
+    generation.changed().await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(60));
+    assert_eq!(live.load().b, "rotated-1");
+    assert_eq!(live.status().generation, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_one_of_two_secrets_rotated_together() {
+    let fx = Fixture::start(2).await;
+    fx.emu.set_secret("vault1", "s0", "round-0").await;
+    fx.emu.set_secret("vault1", "s1", "round-0").await;
+    let live = fx.pair().start().await.unwrap();
+    const ROUNDS: u64 = 10;
+
+    let done = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (live, done, reads) = (live.clone(), done.clone(), reads.clone());
+            std::thread::spawn(move || {
+                // Until the last swap is done, then once more: that read must see it.
+                loop {
+                    let stop = done.load(Ordering::Acquire);
+                    let pair = live.load();
+                    assert_eq!(pair.a, pair.b, "a torn read");
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    if stop {
+                        return pair.a.clone();
+                    }
+                }
+            })
+        })
+        .collect();
+
+    for round in 1..=ROUNDS {
+        let value = format!("round-{round}");
+        fx.emu.set_secret("vault1", "s0", &value).await;
+        fx.emu.set_secret("vault1", "s1", &value).await;
+        let changes = live.refresh_now().await.unwrap();
+        assert_eq!(changes.changed.len(), 2, "both rotated in one cycle");
+        assert_eq!(changes.generation, round);
+    }
+    done.store(true, Ordering::Release);
+    for reader in readers {
+        assert_eq!(reader.join().unwrap(), format!("round-{ROUNDS}"));
+    }
+    assert!(reads.load(Ordering::Relaxed) > 0);
+}
+
+/// The Key Vault requests in the journal since it was last cleared.
+async fn vault_gets(emu: &Emulator) -> Vec<kvref_emulator::JournalEntry> {
+    emu::vault_requests(emu).await
+}
+
+#[tokio::test]
+async fn a_refresh_of_pinned_references_makes_no_request() {
+    let fx = Fixture::start(2).await;
+    let v0 = fx.emu.set_secret("vault1", "s0", "pinned-0").await;
+    let v1 = fx.emu.set_secret("vault1", "s1", "pinned-1").await;
+    let a = format!("@KeyVault(VaultName=vault1;SecretName=s0;SecretVersion={v0})");
+    let b = format!("@KeyVault(VaultName=vault1;SecretName=s1;SecretVersion={v1})");
+    let live = Live::builder(fx.resolver(), [("a", a), ("b", b)], pair)
+        .interval(Duration::from_secs(24 * 3600))
+        .start()
+        .await
+        .unwrap();
+    let tokens = fx.credential.calls();
+    fx.emu.clear_requests().await;
+    fx.emu.set_secret("vault1", "s0", "newer-but-not-pinned").await;
+
+    let changes = live.refresh_now().await.unwrap();
+    assert!(changes.is_empty());
+    assert!(vault_gets(&fx.emu).await.is_empty());
+    assert_eq!(fx.credential.calls(), tokens, "no token asked for");
+    assert_eq!(live.load().a, "pinned-0");
+}
+
+#[tokio::test]
+async fn each_cycle_gets_each_distinct_versionless_secret_once() {
+    const K: usize = 3;
+    let fx = Fixture::start(K).await;
+    // Four settings, three distinct secrets (s0 twice): one GET each per cycle.
+    let mut settings: Vec<(String, String)> = (0..K)
+        .map(|i| (format!("k{i}"), format!("@KeyVault(VaultName=vault1;SecretName=s{i})")))
+        .collect();
+    settings.push(("again".into(), "@KeyVault(VaultName=vault1;SecretName=s0)".into()));
+    let live = Live::builder(fx.resolver(), settings, |r: &Resolved| {
+        Ok::<_, String>(r.secrets().count())
+    })
+    .start()
+    .await
+    .unwrap();
+    assert_eq!(*live.load().as_ref(), K + 1);
+    let tokens = fx.credential.calls();
+
+    for _ in 0..2 {
+        fx.emu.clear_requests().await;
+        live.refresh_now().await.unwrap();
+        let gets = vault_gets(&fx.emu).await;
+        assert_eq!(gets.len(), K, "{gets:?}");
+        assert!(gets.iter().all(|g| g.method == "GET" && g.status == 200));
+        assert!(gets.iter().all(|g| g.authorization), "no challenge after the first");
+        assert_eq!(emu::token_requests(&fx.emu).await, 0);
+    }
+    assert_eq!(fx.credential.calls(), tokens, "the cached token serves every cycle");
+}
