@@ -228,3 +228,185 @@ async fn each_cycle_gets_each_distinct_versionless_secret_once() {
     }
     assert_eq!(fx.credential.calls(), tokens, "the cached token serves every cycle");
 }
+
+/// Settings with a typed field: `port` comes from secret `s1` and must parse.
+#[derive(Debug, PartialEq)]
+struct Service {
+    a: String,
+    port: u16,
+}
+
+fn service(resolved: &Resolved) -> Result<Service, String> {
+    let Pair { a, b } = pair(resolved)?;
+    // Quotes the value, as serde's type errors do: the refresher must redact it.
+    let port = b
+        .parse()
+        .map_err(|e| format!("b: invalid port {b:?}: {e}"))?;
+    Ok(Service { a, port })
+}
+
+/// One way a cycle can fail after a good start.
+#[derive(Clone, Copy, Debug)]
+enum Failure {
+    Unavailable,
+    Throttled,
+    DroppedConnection,
+    SecretDisabled,
+    SecretDeleted,
+    RoleRemoved,
+    DoesNotDeserialise,
+    RefusedByCheck,
+}
+
+impl Failure {
+    const ALL: [Failure; 8] = [
+        Failure::Unavailable,
+        Failure::Throttled,
+        Failure::DroppedConnection,
+        Failure::SecretDisabled,
+        Failure::SecretDeleted,
+        Failure::RoleRemoved,
+        Failure::DoesNotDeserialise,
+        Failure::RefusedByCheck,
+    ];
+
+    /// Rotates a secret and breaks the next cycle; returns what the error says and the version
+    /// of `s0` it made.
+    async fn apply(self, emu: &Emulator) -> (&'static str, String) {
+        let fault = |status: u16, body: Option<serde_json::Value>| Fault {
+            endpoint: Endpoint::KeyVault,
+            status: Some(status),
+            body,
+            times: None,
+            ..Fault::default()
+        };
+        let error_body = |code: &str, inner: Option<&str>| {
+            let mut error = serde_json::json!({"code": code, "message": "from the emulator's fault"});
+            if let Some(inner) = inner {
+                error["innererror"] = serde_json::json!({ "code": inner });
+            }
+            Some(serde_json::json!({ "error": error }))
+        };
+        match self {
+            Failure::DoesNotDeserialise => {
+                let version = emu.set_secret("vault1", "s1", "not-a-port").await;
+                return ("building the settings failed", version);
+            }
+            Failure::RefusedByCheck => {
+                let version = emu.set_secret("vault1", "s0", "refused-by-check").await;
+                return ("the settings check refused", version);
+            }
+            _ => {}
+        }
+        let version = emu.set_secret("vault1", "s0", "a-2").await;
+        match self {
+            Failure::Unavailable => emu.add_fault(fault(503, None)).await,
+            Failure::Throttled => {
+                let mut throttled = fault(429, None);
+                throttled.headers.insert("Retry-After".into(), "5".into());
+                emu.add_fault(throttled).await;
+            }
+            Failure::DroppedConnection => {
+                emu.add_fault(Fault {
+                    endpoint: Endpoint::KeyVault,
+                    drop_connection: true,
+                    times: None,
+                    ..Fault::default()
+                })
+                .await;
+            }
+            Failure::SecretDisabled => emu.set_enabled("vault1", "s0", &version, false).await,
+            Failure::SecretDeleted => {
+                emu.add_fault(fault(404, error_body("SecretNotFound", None)))
+                    .await;
+            }
+            Failure::RoleRemoved => {
+                emu.add_fault(fault(403, error_body("Forbidden", Some("ForbiddenByRbac"))))
+                    .await;
+            }
+            Failure::DoesNotDeserialise | Failure::RefusedByCheck => unreachable!(),
+        }
+        let says = match self {
+            Failure::Unavailable => "OtherReasons",
+            Failure::Throttled => "Throttled",
+            Failure::DroppedConnection => "OtherReasons",
+            Failure::SecretDisabled => "SecretDisabled",
+            Failure::SecretDeleted => "SecretNotFound",
+            Failure::RoleRemoved => "AccessToKeyVaultDenied",
+            _ => unreachable!(),
+        };
+        (says, version)
+    }
+
+    /// Undoes the failure; the next cycle swaps in `a` = `a-2` or `port` = 9090.
+    async fn mend(self, emu: &Emulator, version: &str) -> Service {
+        emu.clear_faults().await;
+        match self {
+            Failure::SecretDisabled => emu.set_enabled("vault1", "s0", version, true).await,
+            Failure::DoesNotDeserialise => {
+                emu.set_secret("vault1", "s1", "9090").await;
+                return Service {
+                    a: "value-vault1-0".into(),
+                    port: 9090,
+                };
+            }
+            Failure::RefusedByCheck => {
+                emu.set_secret("vault1", "s0", "a-2").await;
+            }
+            _ => {}
+        }
+        Service {
+            a: "a-2".into(),
+            port: 8080,
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_failure_keeps_the_last_good_snapshot_says_why_and_recovers() {
+    for failure in Failure::ALL {
+        let fx = Fixture::start(2).await;
+        fx.emu.set_secret("vault1", "s1", "8080").await;
+        let day = Duration::from_secs(24 * 3600);
+        let live = Live::builder(fx.resolver(), [("a", A), ("b", B)], service)
+            .validate(|s| match s.a.as_str() {
+                "refused-by-check" => Err(format!("a may not be {:?}", s.a)),
+                _ => Ok(()),
+            })
+            .interval(day)
+            .backoff(day, day)
+            .start()
+            .await
+            .unwrap();
+        let good = Service {
+            a: "value-vault1-0".into(),
+            port: 8080,
+        };
+        assert_eq!(**live.load(), good);
+
+        let (says, version) = failure.apply(&fx.emu).await;
+        let error = live.refresh_now().await.unwrap_err();
+        assert!(error.to_string().contains(says), "{failure:?}: {error}");
+        assert_eq!(**live.load(), good, "{failure:?}: the last good snapshot stays");
+        let status = live.status();
+        let text = status.last_error.clone().unwrap_or_default();
+        assert!(text.contains(says), "{failure:?}: {text}");
+        assert_eq!(status.consecutive_failures, 1, "{failure:?}");
+        assert!(status.failing_since.is_some(), "{failure:?}");
+        assert_eq!(status.generation, 0, "{failure:?}");
+        for value in ["a-2", "not-a-port", "refused-by-check", "value-vault1-0", "8080"] {
+            assert!(!text.contains(value), "{failure:?}: a value in {text}");
+            assert!(!format!("{error:?}").contains(value), "{failure:?}: {error:?}");
+        }
+
+        let mended = failure.mend(&fx.emu, &version).await;
+        let changes = live.refresh_now().await.unwrap();
+        assert!(!changes.is_empty(), "{failure:?}");
+        assert_eq!(**live.load(), mended, "{failure:?}");
+        let status = live.status();
+        assert_eq!(status.last_error, None, "{failure:?}");
+        assert_eq!(status.consecutive_failures, 0, "{failure:?}");
+        assert_eq!(status.failing_since, None, "{failure:?}");
+        assert_eq!(status.generation, 1, "{failure:?}");
+    }
+}
