@@ -128,13 +128,14 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
         let value = self.maker.make(first.clone())?;
         let current = Arc::new(ArcSwap::from_pointee(value));
         let (generation, generation_rx) = watch::channel(0);
+        let next = tokio::time::Instant::now() + self.schedule.wait(0);
         let (status, status_rx) = watch::channel(Status {
             generation: 0,
             last_success: Some(jiff::Timestamp::now()),
             last_error: None,
             failing_since: None,
             consecutive_failures: 0,
-            next_attempt: None,
+            next_attempt: Some(next),
             versions: versions(&first),
         });
         let (asks, asks_rx) = mpsc::channel(1);
@@ -148,7 +149,7 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             generation,
             status,
         };
-        tokio::spawn(refresher.run(stop.clone(), asks_rx));
+        tokio::spawn(refresher.run(next, stop.clone(), asks_rx));
         Ok(Live {
             handle: Arc::new(Handle {
                 current,

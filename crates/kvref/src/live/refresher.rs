@@ -38,10 +38,14 @@ enum Wake {
 }
 
 impl<T: Send + Sync + 'static> Refresher<T> {
-    /// Runs cycles, on time and on request, one at a time, until `stop` is cancelled.
-    pub(super) async fn run(mut self, stop: CancellationToken, mut asks: mpsc::Receiver<Reply>) {
-        let mut next = Instant::now() + self.schedule.wait(0);
-        self.status.send_modify(|s| s.next_attempt = Some(next));
+    /// Runs cycles, on time (the first at `next`) and on request, one at a time, until `stop`
+    /// is cancelled.
+    pub(super) async fn run(
+        mut self,
+        mut next: Instant,
+        stop: CancellationToken,
+        mut asks: mpsc::Receiver<Reply>,
+    ) {
         loop {
             let wake = tokio::select! {
                 biased;

@@ -410,3 +410,156 @@ async fn every_failure_keeps_the_last_good_snapshot_says_why_and_recovers() {
         assert_eq!(status.generation, 1, "{failure:?}");
     }
 }
+
+/// The waits between the ends of the next `cycles` cycles, as tokio's paused clock tells them.
+async fn waits_between_cycles(live: &Live<Pair>, cycles: usize) -> Vec<Duration> {
+    let mut updates = live.status_updates();
+    updates.borrow_and_update();
+    let mut last = Instant::now();
+    let mut waits = Vec::new();
+    for _ in 0..cycles {
+        updates.changed().await.unwrap();
+        let now = Instant::now();
+        waits.push(now - last);
+        last = now;
+        let status = updates.borrow_and_update().clone();
+        assert_eq!(status.next_attempt.map(|at| at - now), Some(expected_next(&status)));
+    }
+    waits
+}
+
+/// The wait the status promises, by its failure count (jitter off, 60 s, 30 s .. 240 s).
+fn expected_next(status: &kvref::live::Status) -> Duration {
+    let secs = match status.consecutive_failures {
+        0 => 60,
+        n => (30u64 << (n - 1).min(3)).min(240),
+    };
+    Duration::from_secs(secs)
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_a_persistent_fault_the_attempts_back_off_on_schedule() {
+    let fx = Fixture::start(2).await;
+    let live = fx
+        .pair()
+        .interval(Duration::from_secs(60))
+        .backoff(Duration::from_secs(30), Duration::from_secs(240))
+        .start()
+        .await
+        .unwrap();
+    // A refusal Key Vault does not retry: each cycle is one request, taking no paused time.
+    let forbidden = Fault {
+        endpoint: Endpoint::KeyVault,
+        status: Some(403),
+        body: Some(serde_json::json!({"error": {"code": "Forbidden", "message": "no role",
+            "innererror": {"code": "ForbiddenByRbac"}}})),
+        times: None,
+        ..Fault::default()
+    };
+    fx.emu.add_fault(forbidden).await;
+    fx.emu.clear_requests().await;
+
+    let waits = waits_between_cycles(&live, 6).await;
+    let secs: Vec<u64> = waits.iter().map(Duration::as_secs).collect();
+    assert_eq!(secs, [60, 30, 60, 120, 240, 240]);
+    assert!(waits.iter().all(|w| w.subsec_nanos() == 0), "{waits:?}");
+    assert_eq!(live.status().consecutive_failures, 6);
+    // Two GETs per cycle (s0, s1): the attempts are the journal's, not only the status's.
+    assert_eq!(vault_gets(&fx.emu).await.len(), 12);
+
+    // Mended: the next cycle succeeds and the interval is back.
+    fx.emu.clear_faults().await;
+    let waits = waits_between_cycles(&live, 2).await;
+    assert_eq!(waits, [Duration::from_secs(240), Duration::from_secs(60)]);
+    assert_eq!(live.status().consecutive_failures, 0);
+    assert_eq!(live.load().a, "value-vault1-0");
+}
+
+#[tokio::test(start_paused = true)]
+async fn jitter_spreads_the_interval_within_its_fraction() {
+    let fx = Fixture::start(2).await;
+    let live = fx
+        .pair()
+        .interval(Duration::from_secs(100))
+        .jitter(0.5)
+        .start()
+        .await
+        .unwrap();
+    let mut updates = live.status_updates();
+    let mut last = Instant::now();
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        updates.changed().await.unwrap();
+        waits.push(last.elapsed());
+        last = Instant::now();
+    }
+    let range = Duration::from_secs(50)..=Duration::from_secs(150);
+    assert!(waits.iter().all(|w| range.contains(w)), "{waits:?}");
+    assert!(waits.iter().any(|w| *w != Duration::from_secs(100)), "{waits:?}");
+}
+
+#[tokio::test]
+async fn dropping_the_last_live_ends_the_refresher() {
+    let fx = Fixture::start(2).await;
+    let live = fx.pair().start().await.unwrap();
+    let mut generation = live.subscribe();
+    let mut updates = live.status_updates();
+    let clone = live.clone();
+    drop(live);
+    // A clone keeps it going.
+    clone.refresh_now().await.unwrap();
+    drop(clone);
+    // The senders live in the task: they are gone once it has ended.
+    assert!(generation.changed().await.is_err());
+    // Its last word (no next attempt) may be unread; after it, the channel is closed.
+    while updates.changed().await.is_ok() {}
+    assert_eq!(updates.borrow().next_attempt, None, "it said it stopped");
+}
+
+#[tokio::test]
+async fn cancelling_the_token_ends_the_refresher_and_keeps_the_snapshot() {
+    let fx = Fixture::start(2).await;
+    let token = CancellationToken::new();
+    let live = fx.pair().cancel_on(token.clone()).start().await.unwrap();
+    let mut generation = live.subscribe();
+    token.cancel();
+    assert!(generation.changed().await.is_err());
+    assert!(matches!(live.refresh_now().await, Err(LiveError::Stopped)));
+    assert_eq!(live.load().a, "value-vault1-0");
+    assert_eq!(live.status().next_attempt, None);
+}
+
+#[test]
+fn a_runtime_shut_down_under_a_live_panics_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (live, emu) = runtime.block_on(async {
+        let fx = Fixture::start(2).await;
+        let live = fx
+            .pair()
+            .interval(Duration::from_millis(1))
+            .start()
+            .await
+            .unwrap();
+        (live, fx.emu)
+    });
+    let mut generation = live.subscribe();
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    // The task is gone with its runtime; the snapshot stays readable.
+    assert!(generation.has_changed().is_err());
+    assert_eq!(live.load().b, "value-vault1-1");
+    drop(live);
+    drop(emu);
+}
+
+#[tokio::test]
+async fn debug_and_status_hold_no_value() {
+    let fx = Fixture::start(2).await;
+    let live = fx.pair().start().await.unwrap();
+    let text = format!("{live:?} {:?} {:?}", live.status(), fx.pair());
+    assert!(!text.contains("value-vault1"), "{text}");
+    assert!(text.contains("generation"), "{text}");
+}
