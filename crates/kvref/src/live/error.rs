@@ -30,6 +30,8 @@ pub enum LiveError {
     Refused(String),
     /// The refresher has stopped (its cancellation token was cancelled or its runtime shut
     /// down): the last snapshot stays readable, but nothing refreshes it any more.
-    #[error("the settings refresher has stopped; the last snapshot is kept but no longer refreshed")]
+    #[error(
+        "the settings refresher has stopped; the last snapshot is kept but no longer refreshed"
+    )]
     Stopped,
 }

@@ -10,10 +10,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::LiveError;
 use super::make::Maker;
 use super::schedule::Schedule;
 use super::status::{Change, Changes, Status, changes, lost_any, versions};
-use super::LiveError;
 use crate::{Resolution, Resolver};
 
 /// Where `refresh_now` sends its answer.

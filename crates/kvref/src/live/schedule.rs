@@ -63,7 +63,9 @@ mod tests {
 
     #[test]
     fn failures_double_the_back_off_up_to_its_maximum() {
-        let waits: Vec<u64> = (0..8).map(|f| schedule(0.0).base_wait(f).as_secs()).collect();
+        let waits: Vec<u64> = (0..8)
+            .map(|f| schedule(0.0).base_wait(f).as_secs())
+            .collect();
         assert_eq!(waits, [300, 30, 60, 120, 240, 480, 600, 600]);
         assert_eq!(schedule(0.0).base_wait(u32::MAX), Duration::from_secs(600));
     }

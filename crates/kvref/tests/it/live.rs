@@ -85,7 +85,10 @@ async fn a_rotated_secret_is_read_after_one_refresh() {
     assert_eq!(changes.generation, 1);
     assert_eq!(changes.changed.len(), 1, "{changes:?}");
     let change = &changes.changed[0];
-    assert_eq!((change.key.as_str(), change.secret.as_str()), ("a", "vault1/s0"));
+    assert_eq!(
+        (change.key.as_str(), change.secret.as_str()),
+        ("a", "vault1/s0")
+    );
     assert_eq!(change.from, old_version);
     assert_eq!(change.to.as_deref(), Some(new_version.as_str()));
     assert!(generation.has_changed().unwrap());
@@ -98,7 +101,10 @@ async fn a_rotated_secret_is_read_after_one_refresh() {
         }
     );
     let after = live.status();
-    assert_eq!(after.versions[0].version.as_deref(), Some(new_version.as_str()));
+    assert_eq!(
+        after.versions[0].version.as_deref(),
+        Some(new_version.as_str())
+    );
     assert_eq!(after.versions[1], before.versions[1]);
 
     // Nothing rotated since: no rebuild, no new generation.
@@ -190,7 +196,9 @@ async fn a_refresh_of_pinned_references_makes_no_request() {
         .unwrap();
     let tokens = fx.credential.calls();
     fx.emu.clear_requests().await;
-    fx.emu.set_secret("vault1", "s0", "newer-but-not-pinned").await;
+    fx.emu
+        .set_secret("vault1", "s0", "newer-but-not-pinned")
+        .await;
 
     let changes = live.refresh_now().await.unwrap();
     assert!(changes.is_empty());
@@ -205,9 +213,17 @@ async fn each_cycle_gets_each_distinct_versionless_secret_once() {
     let fx = Fixture::start(K).await;
     // Four settings, three distinct secrets (s0 twice): one GET each per cycle.
     let mut settings: Vec<(String, String)> = (0..K)
-        .map(|i| (format!("k{i}"), format!("@KeyVault(VaultName=vault1;SecretName=s{i})")))
+        .map(|i| {
+            (
+                format!("k{i}"),
+                format!("@KeyVault(VaultName=vault1;SecretName=s{i})"),
+            )
+        })
         .collect();
-    settings.push(("again".into(), "@KeyVault(VaultName=vault1;SecretName=s0)".into()));
+    settings.push((
+        "again".into(),
+        "@KeyVault(VaultName=vault1;SecretName=s0)".into(),
+    ));
     let live = Live::builder(fx.resolver(), settings, |r: &Resolved| {
         Ok::<_, String>(r.secrets().count())
     })
@@ -223,10 +239,17 @@ async fn each_cycle_gets_each_distinct_versionless_secret_once() {
         let gets = vault_gets(&fx.emu).await;
         assert_eq!(gets.len(), K, "{gets:?}");
         assert!(gets.iter().all(|g| g.method == "GET" && g.status == 200));
-        assert!(gets.iter().all(|g| g.authorization), "no challenge after the first");
+        assert!(
+            gets.iter().all(|g| g.authorization),
+            "no challenge after the first"
+        );
         assert_eq!(emu::token_requests(&fx.emu).await, 0);
     }
-    assert_eq!(fx.credential.calls(), tokens, "the cached token serves every cycle");
+    assert_eq!(
+        fx.credential.calls(),
+        tokens,
+        "the cached token serves every cycle"
+    );
 }
 
 /// Settings with a typed field: `port` comes from secret `s1` and must parse.
@@ -281,7 +304,8 @@ impl Failure {
             ..Fault::default()
         };
         let error_body = |code: &str, inner: Option<&str>| {
-            let mut error = serde_json::json!({"code": code, "message": "from the emulator's fault"});
+            let mut error =
+                serde_json::json!({"code": code, "message": "from the emulator's fault"});
             if let Some(inner) = inner {
                 error["innererror"] = serde_json::json!({ "code": inner });
             }
@@ -387,16 +411,29 @@ async fn every_failure_keeps_the_last_good_snapshot_says_why_and_recovers() {
         let (says, version) = failure.apply(&fx.emu).await;
         let error = live.refresh_now().await.unwrap_err();
         assert!(error.to_string().contains(says), "{failure:?}: {error}");
-        assert_eq!(**live.load(), good, "{failure:?}: the last good snapshot stays");
+        assert_eq!(
+            **live.load(),
+            good,
+            "{failure:?}: the last good snapshot stays"
+        );
         let status = live.status();
         let text = status.last_error.clone().unwrap_or_default();
         assert!(text.contains(says), "{failure:?}: {text}");
         assert_eq!(status.consecutive_failures, 1, "{failure:?}");
         assert!(status.failing_since.is_some(), "{failure:?}");
         assert_eq!(status.generation, 0, "{failure:?}");
-        for value in ["a-2", "not-a-port", "refused-by-check", "value-vault1-0", "8080"] {
+        for value in [
+            "a-2",
+            "not-a-port",
+            "refused-by-check",
+            "value-vault1-0",
+            "8080",
+        ] {
             assert!(!text.contains(value), "{failure:?}: a value in {text}");
-            assert!(!format!("{error:?}").contains(value), "{failure:?}: {error:?}");
+            assert!(
+                !format!("{error:?}").contains(value),
+                "{failure:?}: {error:?}"
+            );
         }
 
         let mended = failure.mend(&fx.emu, &version).await;
@@ -423,7 +460,10 @@ async fn waits_between_cycles(live: &Live<Pair>, cycles: usize) -> Vec<Duration>
         waits.push(now - last);
         last = now;
         let status = updates.borrow_and_update().clone();
-        assert_eq!(status.next_attempt.map(|at| at - now), Some(expected_next(&status)));
+        assert_eq!(
+            status.next_attempt.map(|at| at - now),
+            Some(expected_next(&status))
+        );
     }
     waits
 }
@@ -451,8 +491,10 @@ async fn under_a_persistent_fault_the_attempts_back_off_on_schedule() {
     let forbidden = Fault {
         endpoint: Endpoint::KeyVault,
         status: Some(403),
-        body: Some(serde_json::json!({"error": {"code": "Forbidden", "message": "no role",
-            "innererror": {"code": "ForbiddenByRbac"}}})),
+        body: Some(
+            serde_json::json!({"error": {"code": "Forbidden", "message": "no role",
+            "innererror": {"code": "ForbiddenByRbac"}}}),
+        ),
         times: None,
         ..Fault::default()
     };
@@ -495,7 +537,10 @@ async fn jitter_spreads_the_interval_within_its_fraction() {
     }
     let range = Duration::from_secs(50)..=Duration::from_secs(150);
     assert!(waits.iter().all(|w| range.contains(w)), "{waits:?}");
-    assert!(waits.iter().any(|w| *w != Duration::from_secs(100)), "{waits:?}");
+    assert!(
+        waits.iter().any(|w| *w != Duration::from_secs(100)),
+        "{waits:?}"
+    );
 }
 
 #[tokio::test]
