@@ -591,7 +591,7 @@ fn a_runtime_shut_down_under_a_live_panics_nothing() {
             .unwrap();
         (live, fx.emu)
     });
-    let mut generation = live.subscribe();
+    let generation = live.subscribe();
     runtime.shutdown_timeout(Duration::from_secs(5));
     // The task is gone with its runtime; the snapshot stays readable.
     assert!(generation.has_changed().is_err());
