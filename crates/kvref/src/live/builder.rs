@@ -1,0 +1,163 @@
+//! The options of a [`Live`]: its timing, the user's check, a cancellation token; and the start,
+//! which resolves once like start-up does before the refresher takes over.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::make::Maker;
+use super::refresher::Refresher;
+use super::schedule::Schedule;
+use super::status::{Status, versions};
+use super::{Handle, Live, LiveError};
+use crate::{Resolved, Resolver};
+
+/// The shortest wait the refresher accepts, so that a zero duration cannot make it spin.
+const SHORTEST_WAIT: Duration = Duration::from_millis(1);
+
+/// Configures and starts a [`Live`]; made by [`Live::builder`].
+pub struct LiveBuilder<T> {
+    resolver: Resolver,
+    settings: Vec<(String, String)>,
+    maker: Maker<T>,
+    schedule: Schedule,
+    cancel: Option<CancellationToken>,
+}
+
+impl<T> fmt::Debug for LiveBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys only: a value that merely looks like a reference may be anything the user typed.
+        let keys: Vec<&str> = self.settings.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("LiveBuilder")
+            .field("keys", &keys)
+            .field("schedule", &self.schedule)
+            .field("cancel", &self.cancel.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + Sync + 'static> LiveBuilder<T> {
+    pub(super) fn new<E: fmt::Display>(
+        resolver: Resolver,
+        settings: Vec<(String, String)>,
+        build: impl Fn(&Resolved) -> Result<T, E> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            resolver,
+            settings,
+            maker: Maker::new(build),
+            schedule: Schedule::default(),
+            cancel: None,
+        }
+    }
+
+    /// A check of the built settings that can refuse them: at start-up the refusal is the
+    /// error of [`start`](Self::start); later the refresher keeps the last good snapshot and
+    /// reports the refusal (redacted) in [`Live::status`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # #[derive(Debug)] struct NoCredential;
+    /// # #[async_trait::async_trait]
+    /// # impl kvref::credential::TokenCredential for NoCredential {
+    /// #     fn name(&self) -> &str { "NoCredential" }
+    /// #     async fn get_token(&self, _: &kvref::credential::TokenRequest)
+    /// #         -> Result<kvref::credential::AccessToken, kvref::credential::CredentialError> { unreachable!() }
+    /// # }
+    /// # let resolver = kvref::Resolver::builder().credential(std::sync::Arc::new(NoCredential)).build().unwrap();
+    /// let settings = [("pool", "0")];
+    /// let error = kvref::live::Live::builder(resolver, settings, move |_: &kvref::Resolved| {
+    ///     settings[0].1.parse::<u32>()
+    /// })
+    /// .validate(|pool| if *pool > 0 { Ok(()) } else { Err("pool must be at least 1".into()) })
+    /// .start()
+    /// .await
+    /// .unwrap_err();
+    /// assert!(matches!(error, kvref::live::LiveError::Refused(_)));
+    /// # });
+    /// ```
+    pub fn validate(
+        mut self,
+        check: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.maker.check(check);
+        self
+    }
+
+    /// How long the refresher waits after a good cycle (default 5 minutes), before jitter.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.schedule.interval = interval.max(SHORTEST_WAIT);
+        self
+    }
+
+    /// Spreads every wait by up to ± this fraction of itself at random, so that a fleet started
+    /// together does not refresh together (default 0.1, ± 10 %; 0 disables it; at most 1).
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.schedule.jitter = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self
+    }
+
+    /// The waits after failed cycles: `min` after the first, doubling after each further
+    /// failure up to `max` (default 30 seconds up to 10 minutes), before jitter.
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.schedule.backoff_min = min.max(SHORTEST_WAIT);
+        self.schedule.backoff_max = max.max(self.schedule.backoff_min);
+        self
+    }
+
+    /// Stops the refresher when `token` is cancelled (it also stops when the last [`Live`] is
+    /// dropped). The snapshot stays readable after that, but is no longer refreshed.
+    pub fn cancel_on(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// Resolves the settings (failing as start-up does: by the resolver's
+    /// [`UnresolvedPolicy`](crate::UnresolvedPolicy)), builds and checks the first snapshot, and
+    /// spawns the refresher on the current tokio runtime.
+    pub async fn start(self) -> Result<Live<T>, LiveError> {
+        let first = self.resolver.resolve(self.settings).await;
+        let value = self.maker.make(first.clone())?;
+        let current = Arc::new(ArcSwap::from_pointee(value));
+        let (generation, generation_rx) = watch::channel(0);
+        let next = tokio::time::Instant::now() + self.schedule.wait(0);
+        let (status, status_rx) = watch::channel(Status {
+            generation: 0,
+            last_success: Some(jiff::Timestamp::now()),
+            last_error: None,
+            failing_since: None,
+            consecutive_failures: 0,
+            next_attempt: Some(next),
+            versions: versions(&first),
+        });
+        let (asks, asks_rx) = mpsc::channel(1);
+        let stop = self.cancel.map(|t| t.child_token()).unwrap_or_default();
+        let refresher = Refresher {
+            resolver: self.resolver,
+            last_good: first,
+            maker: self.maker,
+            schedule: self.schedule,
+            current: current.clone(),
+            generation,
+            status,
+        };
+        tokio::spawn(refresher.run(next, stop.clone(), asks_rx));
+        Ok(Live {
+            handle: Arc::new(Handle {
+                current,
+                generation: generation_rx,
+                status: status_rx,
+                asks,
+                _stop: stop.drop_guard(),
+            }),
+        })
+    }
+}

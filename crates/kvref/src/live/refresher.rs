@@ -1,0 +1,162 @@
+//! The refresher: a task that owns the last good resolution and, at each cycle, resolves again
+//! what can have changed, rebuilds only when a version moved, and swaps the whole snapshot at
+//! once. It keeps the last good snapshot through any failure and backs off; it ends when the last
+//! `Live` is dropped or its token is cancelled, dropping the watch senders as it goes.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::LiveError;
+use super::make::Maker;
+use super::schedule::Schedule;
+use super::status::{Change, Changes, Status, changes, lost_any, versions};
+use crate::{Resolution, Resolver};
+
+/// Where `refresh_now` sends its answer.
+pub(super) type Reply = oneshot::Sender<Result<Changes, LiveError>>;
+
+/// Everything the refresher task owns.
+pub(super) struct Refresher<T> {
+    pub(super) resolver: Resolver,
+    pub(super) last_good: Resolution,
+    pub(super) maker: Maker<T>,
+    pub(super) schedule: Schedule,
+    pub(super) current: Arc<ArcSwap<T>>,
+    pub(super) generation: watch::Sender<u64>,
+    pub(super) status: watch::Sender<Status>,
+}
+
+/// What woke the refresher.
+enum Wake {
+    Stop,
+    Asked(Reply),
+    Due,
+}
+
+impl<T: Send + Sync + 'static> Refresher<T> {
+    /// Runs cycles, on time (the first at `next`) and on request, one at a time, until `stop`
+    /// is cancelled.
+    pub(super) async fn run(
+        mut self,
+        mut next: Instant,
+        stop: CancellationToken,
+        mut asks: mpsc::Receiver<Reply>,
+    ) {
+        loop {
+            let wake = tokio::select! {
+                biased;
+                () = stop.cancelled() => Wake::Stop,
+                asked = asks.recv() => asked.map_or(Wake::Stop, Wake::Asked),
+                () = tokio::time::sleep_until(next) => Wake::Due,
+            };
+            let reply = match wake {
+                Wake::Stop => break,
+                Wake::Asked(reply) => Some(reply),
+                Wake::Due => None,
+            };
+            let result = tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                result = self.cycle() => result,
+            };
+            next = self.record(&result);
+            if let Some(reply) = reply {
+                // The caller may have given up waiting; the cycle counts all the same.
+                let _ = reply.send(result);
+            }
+        }
+        self.status.send_modify(|s| s.next_attempt = None);
+        tracing::debug!("kvref live: refresher stopped");
+    }
+
+    /// One cycle: resolve again, compare versions, and if one moved, build, check and swap.
+    async fn cycle(&mut self) -> Result<Changes, LiveError> {
+        let fresh = self.resolver.refresh(&self.last_good).await;
+        if lost_any(&self.last_good, &fresh)
+            && let Some(error) = fresh.error()
+        {
+            return Err(error.into());
+        }
+        let changed = changes(&self.last_good, &fresh);
+        if changed.is_empty() {
+            return Ok(Changes {
+                changed,
+                generation: *self.generation.borrow(),
+            });
+        }
+        let value = self.maker.make(fresh.clone())?;
+        self.current.store(Arc::new(value));
+        self.last_good = fresh;
+        let generation = *self.generation.borrow() + 1;
+        self.generation.send_replace(generation);
+        Ok(Changes {
+            changed,
+            generation,
+        })
+    }
+
+    /// Reports a cycle in the status and the log, and says when the next one is due.
+    fn record(&self, result: &Result<Changes, LiveError>) -> Instant {
+        let now = jiff::Timestamp::now();
+        let failures = match result {
+            Ok(_) => 0,
+            Err(_) => self.status.borrow().consecutive_failures.saturating_add(1),
+        };
+        let wait = self.schedule.wait(failures);
+        let next = Instant::now() + wait;
+        match result {
+            Ok(changes) if changes.is_empty() => tracing::debug!("kvref live: nothing rotated"),
+            Ok(changes) => tracing::info!(
+                generation = changes.generation,
+                changed = %describe(&changes.changed),
+                "kvref live: rotated secrets swapped in",
+            ),
+            Err(error) => tracing::warn!(
+                consecutive_failures = failures,
+                retry_in = ?wait,
+                %error,
+                "kvref live: refresh failed; keeping the last good settings",
+            ),
+        }
+        self.status.send_modify(|status| {
+            status.generation = *self.generation.borrow();
+            status.consecutive_failures = failures;
+            status.next_attempt = Some(next);
+            match result {
+                Ok(_) => {
+                    status.last_success = Some(now);
+                    status.last_error = None;
+                    status.failing_since = None;
+                    status.versions = versions(&self.last_good);
+                }
+                Err(error) => {
+                    status.last_error = Some(error.to_string());
+                    status.failing_since.get_or_insert(now);
+                }
+            }
+        });
+        next
+    }
+}
+
+/// `key: vault/secret from -> to, …` for the log.
+fn describe(changed: &[Change]) -> String {
+    let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    changed
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {} {} -> {}",
+                c.key,
+                c.secret,
+                version(&c.from),
+                version(&c.to)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
