@@ -11,15 +11,12 @@ use crate::overlay::METADATA_NAME;
 use crate::walk::for_each_leaf;
 
 /// The secret values of one figment, each with the label that replaces it.
-pub(crate) struct Redactions {
-    /// `(form, label)`, longest form first so that a secret containing another goes whole.
-    forms: Vec<(String, String)>,
-}
+pub(crate) struct Redactions(kvref::redact::Redactions);
 
 impl Redactions {
     /// Finds the secrets by their tags: every string leaf whose metadata is a Key Vault overlay's.
     pub(crate) fn of(figment: &Figment) -> Redactions {
-        let mut forms = Vec::new();
+        let mut pairs = Vec::new();
         if let Ok(data) = figment.data() {
             for_each_leaf(&data, &mut |_, _, value| {
                 let Value::String(tag, secret) = value else {
@@ -28,32 +25,18 @@ impl Redactions {
                 let Some(metadata) = figment.get_metadata(*tag) else {
                     return;
                 };
-                if metadata.name != METADATA_NAME || secret.is_empty() {
+                if metadata.name != METADATA_NAME {
                     return;
                 }
                 let id = metadata.source.as_ref().and_then(|s| s.custom());
-                let label = format!("<redacted: {}>", id.map_or("secret".into(), short_id));
-                // serde and figment quote strings with `{:?}`: its escapes are a form too.
-                let escaped = format!("{secret:?}");
-                let escaped = &escaped[1..escaped.len() - 1];
-                if escaped != secret {
-                    forms.push((escaped.to_owned(), label.clone()));
-                }
-                forms.push((secret.clone(), label));
+                pairs.push((id.map_or("secret".into(), short_id), secret.clone()));
             });
         }
-        forms.sort_by_key(|(form, _)| std::cmp::Reverse(form.len()));
-        Redactions { forms }
+        Redactions(kvref::redact::Redactions::new(pairs))
     }
 
     fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut text = Cow::Borrowed(text);
-        for (form, label) in &self.forms {
-            if text.contains(form.as_str()) {
-                text = Cow::Owned(text.replace(form.as_str(), label));
-            }
-        }
-        text
+        self.0.apply(text)
     }
 
     fn owned(&self, text: String) -> String {

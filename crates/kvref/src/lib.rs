@@ -68,6 +68,7 @@ pub mod error;
 pub mod live;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod redact;
 pub mod reference;
 pub mod resolve;
 mod retry;

@@ -7,6 +7,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Failure};
+use crate::redact::Redactions;
 use crate::reference::Reference;
 use crate::status::ResolveStatus;
 
@@ -303,39 +304,14 @@ impl Resolved {
     /// # Ok::<(), kvref::Error>(()) }).unwrap();
     /// ```
     pub fn redact<'a>(&self, message: &'a str) -> Cow<'a, str> {
-        redact_values(message, self.secrets().map(|(_, o, s)| (o, s)))
+        self.redactions().apply(message)
     }
-}
 
-/// The redaction behind [`Resolved::redact`]: longest values first, so that a secret that
-/// contains another is replaced whole.
-pub(crate) fn redact_values<'a, 'o>(
-    message: &'a str,
-    secrets: impl Iterator<Item = (&'o Outcome, &'o SecretString)>,
-) -> Cow<'a, str> {
-    let mut forms: Vec<(String, String)> = Vec::new();
-    for (outcome, secret) in secrets {
-        let value = secret.expose_secret();
-        if value.is_empty() {
-            continue;
-        }
-        let label = format!(
-            "<redacted: {}>",
-            outcome.provenance().unwrap_or_else(|| "secret".into())
-        );
-        let escaped = format!("{value:?}");
-        let escaped = &escaped[1..escaped.len() - 1];
-        if escaped != value {
-            forms.push((escaped.to_owned(), label.clone()));
-        }
-        forms.push((value.to_owned(), label));
+    /// The [`Redactions`] of every resolved secret, to apply to many messages.
+    pub fn redactions(&self) -> Redactions {
+        Redactions::new(self.secrets().map(|(_, outcome, secret)| {
+            let provenance = outcome.provenance().unwrap_or_else(|| "secret".into());
+            (provenance, secret.expose_secret())
+        }))
     }
-    forms.sort_by_key(|(form, _)| std::cmp::Reverse(form.len()));
-    let mut text = Cow::Borrowed(message);
-    for (form, label) in &forms {
-        if text.contains(form.as_str()) {
-            text = Cow::Owned(text.replace(form.as_str(), label));
-        }
-    }
-    text
 }
