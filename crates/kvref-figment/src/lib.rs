@@ -176,6 +176,7 @@
 //! [figment]: https://docs.rs/figment/0.10
 
 mod error;
+mod live;
 mod overlay;
 mod redact;
 mod resolve;
@@ -185,6 +186,7 @@ use figment::Figment;
 use serde::de::DeserializeOwned;
 
 pub use error::Error;
+pub use live::{LiveBuilder, live};
 pub use overlay::METADATA_NAME;
 
 /// Resolves every Key Vault reference in `figment`, in every profile, with
