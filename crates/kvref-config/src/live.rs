@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use config::builder::DefaultState;
 use config::ConfigBuilder;
+use config::builder::DefaultState;
 use kvref::Resolver;
 use kvref::live::{Live, LiveError};
 use serde::de::DeserializeOwned;
@@ -122,8 +122,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveBuilder<T> {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use std::time::Duration;
     /// let stop = tokio_util::sync::CancellationToken::new();
+    /// let token = stop.clone();
     /// let live = kvref_config::live::<std::collections::HashMap<String, String>>(config::Config::builder)
-    ///     .options(|live| live.interval(Duration::from_secs(60)).jitter(0.2).cancel_on(stop.clone()))
+    ///     .options(move |live| live.interval(Duration::from_secs(60)).jitter(0.2).cancel_on(token))
     ///     .start()
     ///     .await?;
     /// stop.cancel();

@@ -119,8 +119,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveBuilder<T> {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// use std::time::Duration;
     /// let stop = tokio_util::sync::CancellationToken::new();
+    /// let token = stop.clone();
     /// let live = kvref_figment::live::<std::collections::HashMap<String, String>>(figment::Figment::new())
-    ///     .options(|live| live.interval(Duration::from_secs(60)).jitter(0.2).cancel_on(stop.clone()))
+    ///     .options(move |live| live.interval(Duration::from_secs(60)).jitter(0.2).cancel_on(token))
     ///     .start()
     ///     .await?;
     /// stop.cancel();

@@ -42,9 +42,14 @@ async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
         .await
         .unwrap();
     let first = live.snapshot();
-    assert_eq!(first.db.password.expose_secret(), "db-password-from-the-emulator");
+    assert_eq!(
+        first.db.password.expose_secret(),
+        "db-password-from-the-emulator"
+    );
 
-    let version = emulator.set_secret("myvault", "DbPassword", "rotated-password").await;
+    let version = emulator
+        .set_secret("myvault", "DbPassword", "rotated-password")
+        .await;
     let changes = live.refresh_now().await.unwrap();
 
     assert_eq!(changes.changed.len(), 1);
@@ -52,7 +57,10 @@ async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
     assert_eq!(changes.changed[0].to.as_deref(), Some(version.as_str()));
     assert_eq!(live.load().db.password.expose_secret(), "rotated-password");
     assert_eq!(live.load().port, 5432);
-    assert_eq!(first.db.password.expose_secret(), "db-password-from-the-emulator");
+    assert_eq!(
+        first.db.password.expose_secret(),
+        "db-password-from-the-emulator"
+    );
 }
 
 #[tokio::test]
@@ -65,7 +73,9 @@ async fn a_value_that_no_longer_deserialises_keeps_the_last_good_snapshot() {
         .await
         .unwrap();
 
-    emulator.set_secret("myvault", "Port", "not-a-port-4c1d").await;
+    emulator
+        .set_secret("myvault", "Port", "not-a-port-4c1d")
+        .await;
     let error = live.refresh_now().await.unwrap_err();
 
     assert!(matches!(error, LiveError::Build(_)), "{error:?}");
@@ -93,7 +103,10 @@ async fn a_refused_check_keeps_the_last_good_snapshot() {
     let live = kvref_config::live::<Settings>(settings)
         .resolver(&resolver)
         .validate(|s| match s.db.password.expose_secret().len() {
-            ..12 => Err(format!("db.password `{}` is too weak", s.db.password.expose_secret())),
+            ..12 => Err(format!(
+                "db.password `{}` is too weak",
+                s.db.password.expose_secret()
+            )),
             _ => Ok(()),
         })
         .start()
@@ -104,10 +117,19 @@ async fn a_refused_check_keeps_the_last_good_snapshot() {
     let error = live.refresh_now().await.unwrap_err();
 
     assert!(matches!(error, LiveError::Refused(_)), "{error:?}");
-    assert_eq!(live.load().db.password.expose_secret(), "db-password-from-the-emulator");
-    let shown = live.status().last_error.expect("the refusal shows in the status");
+    assert_eq!(
+        live.load().db.password.expose_secret(),
+        "db-password-from-the-emulator"
+    );
+    let shown = live
+        .status()
+        .last_error
+        .expect("the refusal shows in the status");
     assert!(shown.contains("too weak"), "{shown}");
-    assert!(!shown.contains("x1y2z3") && !error.to_string().contains("x1y2z3"), "{shown}");
+    assert!(
+        !shown.contains("x1y2z3") && !error.to_string().contains("x1y2z3"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]

@@ -51,11 +51,16 @@ async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
     let first = live.snapshot();
     assert_eq!(first.db.password.expose_secret(), DB_PASSWORD);
 
-    let version = emu.set_secret("myvault", "DbPassword", "rotated-password").await;
+    let version = emu
+        .set_secret("myvault", "DbPassword", "rotated-password")
+        .await;
     let changes = live.refresh_now().await.unwrap();
 
     assert_eq!(changes.changed.len(), 1);
-    assert!(changes.changed[0].key.ends_with("db.password"), "{changes:?}");
+    assert!(
+        changes.changed[0].key.ends_with("db.password"),
+        "{changes:?}"
+    );
     assert_eq!(changes.changed[0].to.as_deref(), Some(version.as_str()));
     assert_eq!(live.load().db.password.expose_secret(), "rotated-password");
     assert_eq!(live.load().mode, Mode::Primary);
@@ -81,7 +86,10 @@ async fn a_value_that_no_longer_extracts_keeps_the_last_good_snapshot() {
     assert_eq!(status.generation, 0);
     assert_eq!(status.consecutive_failures, 1);
     let shown = status.last_error.expect("the failure shows in the status");
-    assert!(shown.contains("mode") && shown.contains("unknown variant"), "{shown}");
+    assert!(
+        shown.contains("mode") && shown.contains("unknown variant"),
+        "{shown}"
+    );
     for text in [shown, error.to_string(), format!("{error:?}")] {
         assert!(!text.contains("not-a-mode-4c1d"), "{text}");
     }
@@ -100,7 +108,10 @@ async fn a_refused_check_keeps_the_last_good_snapshot() {
     let live = kvref_figment::live::<Settings>(settings())
         .resolver(&resolver(&emu).await)
         .validate(|s| match s.db.password.expose_secret().len() {
-            ..12 => Err(format!("db.password `{}` is too weak", s.db.password.expose_secret())),
+            ..12 => Err(format!(
+                "db.password `{}` is too weak",
+                s.db.password.expose_secret()
+            )),
             _ => Ok(()),
         })
         .start()
@@ -112,9 +123,15 @@ async fn a_refused_check_keeps_the_last_good_snapshot() {
 
     assert!(matches!(error, LiveError::Refused(_)), "{error:?}");
     assert_eq!(live.load().db.password.expose_secret(), DB_PASSWORD);
-    let shown = live.status().last_error.expect("the refusal shows in the status");
+    let shown = live
+        .status()
+        .last_error
+        .expect("the refusal shows in the status");
     assert!(shown.contains("too weak"), "{shown}");
-    assert!(!shown.contains("x1y2z3") && !error.to_string().contains("x1y2z3"), "{shown}");
+    assert!(
+        !shown.contains("x1y2z3") && !error.to_string().contains("x1y2z3"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +139,11 @@ async fn a_figment_without_references_starts_without_a_request() {
     let emu = emulator().await;
     let resolver = resolver(&emu).await;
     emu.clear_requests().await;
-    let plain = || Figment::from(Toml::string("mode = \"replica\"\n[db]\npassword = \"plain\"\n"));
+    let plain = || {
+        Figment::from(Toml::string(
+            "mode = \"replica\"\n[db]\npassword = \"plain\"\n",
+        ))
+    };
 
     let live = kvref_figment::live::<Settings>(plain())
         .resolver(&resolver)
@@ -136,6 +157,9 @@ async fn a_figment_without_references_starts_without_a_request() {
     assert!(live.status().versions.is_empty());
 
     // Without a resolver none is built from the environment.
-    let live = kvref_figment::live::<Settings>(plain()).start().await.unwrap();
+    let live = kvref_figment::live::<Settings>(plain())
+        .start()
+        .await
+        .unwrap();
     assert_eq!(live.load().db.password.expose_secret(), "plain");
 }
