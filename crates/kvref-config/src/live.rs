@@ -127,7 +127,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveBuilder<T> {
     ///     .options(move |live| live.interval(Duration::from_secs(60)).jitter(0.2).cancel_on(token))
     ///     .start()
     ///     .await?;
-    /// stop.cancel();
+    /// stop.cancel(); // the refresher stops, the snapshot stays readable
+    /// assert!(matches!(live.refresh_now().await, Err(kvref::live::LiveError::Stopped)));
     /// # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
     /// ```
     pub fn options(
