@@ -4,8 +4,9 @@
 
 use config::{Config, ConfigBuilder, File, FileFormat, builder::DefaultState};
 use kvref::UnresolvedPolicy;
-use kvref::live::LiveError;
+use kvref::live::{Live, LiveError};
 use kvref::secrecy::{ExposeSecret, SecretString};
+use kvref_emulator::Emulator;
 
 use crate::emulator_and_resolver;
 
@@ -32,15 +33,31 @@ fn settings() -> ConfigBuilder<DefaultState> {
     ))
 }
 
-#[tokio::test]
-async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
+/// The sample emulator with `Port` = 5432, and live [`Settings`] over it checked by `check`.
+async fn started(check: fn(&Settings) -> Result<(), String>) -> (Emulator, Live<Settings>) {
     let (emulator, resolver) = emulator_and_resolver(UnresolvedPolicy::Fail).await;
     emulator.set_secret("myvault", "Port", "5432").await;
     let live = kvref_config::live::<Settings>(settings)
         .resolver(&resolver)
+        .validate(check)
         .start()
         .await
-        .unwrap();
+        .expect("the live settings start");
+    (emulator, live)
+}
+
+/// Refuses a password under 12 characters, quoting it (the refusal must come out redacted).
+fn refuse_weak_passwords(settings: &Settings) -> Result<(), String> {
+    let password = settings.db.password.expose_secret();
+    match password.len() {
+        ..12 => Err(format!("db.password `{password}` is too weak")),
+        _ => Ok(()),
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
+    let (emulator, live) = started(|_| Ok(())).await;
     let first = live.snapshot();
     assert_eq!(
         first.db.password.expose_secret(),
@@ -65,13 +82,7 @@ async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
 
 #[tokio::test]
 async fn a_value_that_no_longer_deserialises_keeps_the_last_good_snapshot() {
-    let (emulator, resolver) = emulator_and_resolver(UnresolvedPolicy::Fail).await;
-    emulator.set_secret("myvault", "Port", "5432").await;
-    let live = kvref_config::live::<Settings>(settings)
-        .resolver(&resolver)
-        .start()
-        .await
-        .unwrap();
+    let (emulator, live) = started(|_| Ok(())).await;
 
     emulator
         .set_secret("myvault", "Port", "not-a-port-4c1d")
@@ -98,20 +109,7 @@ async fn a_value_that_no_longer_deserialises_keeps_the_last_good_snapshot() {
 
 #[tokio::test]
 async fn a_refused_check_keeps_the_last_good_snapshot() {
-    let (emulator, resolver) = emulator_and_resolver(UnresolvedPolicy::Fail).await;
-    emulator.set_secret("myvault", "Port", "5432").await;
-    let live = kvref_config::live::<Settings>(settings)
-        .resolver(&resolver)
-        .validate(|s| match s.db.password.expose_secret().len() {
-            ..12 => Err(format!(
-                "db.password `{}` is too weak",
-                s.db.password.expose_secret()
-            )),
-            _ => Ok(()),
-        })
-        .start()
-        .await
-        .unwrap();
+    let (emulator, live) = started(refuse_weak_passwords).await;
 
     emulator.set_secret("myvault", "DbPassword", "x1y2z3").await;
     let error = live.refresh_now().await.unwrap_err();

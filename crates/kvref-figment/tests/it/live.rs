@@ -4,8 +4,9 @@
 
 use figment::Figment;
 use figment::providers::{Format, Toml};
-use kvref::live::LiveError;
+use kvref::live::{Live, LiveError};
 use kvref::secrecy::{ExposeSecret, SecretString};
+use kvref_emulator::Emulator;
 
 use crate::support::{DB_PASSWORD, emulator, resolver};
 
@@ -39,15 +40,31 @@ fn settings() -> Figment {
     ))
 }
 
-#[tokio::test]
-async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
+/// The sample emulator with `Mode` = primary, and live [`Settings`] over it checked by `check`.
+async fn started(check: fn(&Settings) -> Result<(), String>) -> (Emulator, Live<Settings>) {
     let emu = emulator().await;
     emu.set_secret("myvault", "Mode", "primary").await;
     let live = kvref_figment::live::<Settings>(settings())
         .resolver(&resolver(&emu).await)
+        .validate(check)
         .start()
         .await
-        .unwrap();
+        .expect("the live settings start");
+    (emu, live)
+}
+
+/// Refuses a password under 12 characters, quoting it (the refusal must come out redacted).
+fn refuse_weak_passwords(settings: &Settings) -> Result<(), String> {
+    let password = settings.db.password.expose_secret();
+    match password.len() {
+        ..12 => Err(format!("db.password `{password}` is too weak")),
+        _ => Ok(()),
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
+    let (emu, live) = started(|_| Ok(())).await;
     let first = live.snapshot();
     assert_eq!(first.db.password.expose_secret(), DB_PASSWORD);
 
@@ -69,13 +86,7 @@ async fn a_rotated_secret_reaches_the_snapshot_after_one_refresh() {
 
 #[tokio::test]
 async fn a_value_that_no_longer_extracts_keeps_the_last_good_snapshot() {
-    let emu = emulator().await;
-    emu.set_secret("myvault", "Mode", "primary").await;
-    let live = kvref_figment::live::<Settings>(settings())
-        .resolver(&resolver(&emu).await)
-        .start()
-        .await
-        .unwrap();
+    let (emu, live) = started(|_| Ok(())).await;
 
     emu.set_secret("myvault", "Mode", "not-a-mode-4c1d").await;
     let error = live.refresh_now().await.unwrap_err();
@@ -103,20 +114,7 @@ async fn a_value_that_no_longer_extracts_keeps_the_last_good_snapshot() {
 
 #[tokio::test]
 async fn a_refused_check_keeps_the_last_good_snapshot() {
-    let emu = emulator().await;
-    emu.set_secret("myvault", "Mode", "primary").await;
-    let live = kvref_figment::live::<Settings>(settings())
-        .resolver(&resolver(&emu).await)
-        .validate(|s| match s.db.password.expose_secret().len() {
-            ..12 => Err(format!(
-                "db.password `{}` is too weak",
-                s.db.password.expose_secret()
-            )),
-            _ => Ok(()),
-        })
-        .start()
-        .await
-        .unwrap();
+    let (emu, live) = started(refuse_weak_passwords).await;
 
     emu.set_secret("myvault", "DbPassword", "x1y2z3").await;
     let error = live.refresh_now().await.unwrap_err();
