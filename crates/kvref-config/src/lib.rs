@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod live;
 mod overlay;
 mod resolved;
 mod tree;
@@ -8,6 +9,7 @@ mod tree;
 use config::Config;
 
 pub use error::Error;
+pub use live::{LiveBuilder, live};
 pub use resolved::{Provenance, ResolvedConfig};
 
 use overlay::{Entry, Overlay, Replacement};
@@ -84,8 +86,18 @@ async fn overlay_secrets(
         .await
         .into_result()
         .map_err(Error::kvref)?;
+    let paths = leaves.into_iter().map(|(path, _)| path).collect();
+    overlay_resolved(config, paths, resolved)
+}
 
-    let mut paths: Vec<Option<Path>> = leaves.into_iter().map(|(path, _)| Some(path)).collect();
+/// Layers the `resolved` secrets on top of `config`: `paths` are the candidate leaves' paths, in
+/// the order they were given to the resolver (an outcome's index is its position here).
+fn overlay_resolved(
+    config: Config,
+    paths: Vec<Path>,
+    resolved: kvref::Resolved,
+) -> Result<ResolvedConfig, Error> {
+    let mut paths: Vec<Option<Path>> = paths.into_iter().map(Some).collect();
     let mut entries = Vec::new();
     for (index, outcome, secret) in resolved.secrets() {
         if let Some(path) = paths.get_mut(index).and_then(Option::take) {

@@ -166,6 +166,28 @@
 //! # Ok::<(), kvref_figment::Error>(()) }).unwrap();
 //! ```
 //!
+//! # Live settings that follow rotation
+//!
+//! [`live`] gives a `kvref::live::Live<Settings>`: a snapshot read without a lock, kept fresh by
+//! a background refresher that re-reads the references naming no version every 5 minutes and
+//! swaps in a new `Settings` when a secret rotated. A new value that does not extract, or that
+//! your check refuses, keeps the last good snapshot and shows (redacted) in `live.status()`.
+//!
+//! ```no_run
+//! # async fn start() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[derive(serde::Deserialize)] struct Settings { port: u16 }
+//! use figment::{Figment, providers::{Env, Format, Toml}};
+//! let figment = Figment::new()
+//!     .merge(Toml::file("settings.toml"))
+//!     .merge(Env::prefixed("APP_").split("__"));
+//! let live = kvref_figment::live::<Settings>(figment)
+//!     .validate(|s| if s.port > 0 { Ok(()) } else { Err("port must not be 0".into()) })
+//!     .start()
+//!     .await?;
+//! let port = live.load().port; // lock-free; clone `live` into your handlers' state
+//! # let _ = port; Ok(()) }
+//! ```
+//!
 //! # Local development with `KVREF_EMULATOR`
 //!
 //! Run the emulator (`cargo run -p kvref-emulator -- --config examples/emulator.toml`) and set
@@ -176,6 +198,7 @@
 //! [figment]: https://docs.rs/figment/0.10
 
 mod error;
+mod live;
 mod overlay;
 mod redact;
 mod resolve;
@@ -185,6 +208,7 @@ use figment::Figment;
 use serde::de::DeserializeOwned;
 
 pub use error::Error;
+pub use live::{LiveBuilder, live};
 pub use overlay::METADATA_NAME;
 
 /// Resolves every Key Vault reference in `figment`, in every profile, with

@@ -14,7 +14,7 @@ use crate::redact::Redactions;
 use crate::walk::{self, Candidate};
 
 /// The figment's values, or its own error (made safe: the figment may already hold secrets).
-fn data_of(figment: &Figment) -> Result<Map<Profile, Dict>, Error> {
+pub(crate) fn data_of(figment: &Figment) -> Result<Map<Profile, Dict>, Error> {
     figment
         .data()
         .map_err(|e| Error::redacted_figment(Redactions::of(figment).error(e)))
@@ -38,8 +38,8 @@ where
 }
 
 async fn overlay(
-    mut figment: Figment,
-    mut current: Map<Profile, Dict>,
+    figment: Figment,
+    current: Map<Profile, Dict>,
     candidates: &[Candidate],
     resolver: &Resolver,
 ) -> Result<Figment, Error> {
@@ -47,7 +47,17 @@ async fn overlay(
         .iter()
         .map(|c| (c.key.clone(), c.literal.clone()));
     let resolved = resolver.resolve(settings).await.into_result()?;
+    overlay_resolved(figment, current, candidates, &resolved)
+}
 
+/// Merges the `resolved` secrets of `candidates` (the resolver's input, in order) on top of
+/// `figment`, whose values are `current`.
+pub(crate) fn overlay_resolved(
+    mut figment: Figment,
+    mut current: Map<Profile, Dict>,
+    candidates: &[Candidate],
+    resolved: &kvref::Resolved,
+) -> Result<Figment, Error> {
     // One overlay per (secret id, provider of the replaced value): the metadata names the secret
     // and interpolates keys as the replaced value's provider does.
     let mut groups: BTreeMap<(String, Tag), Vec<(usize, Value)>> = BTreeMap::new();

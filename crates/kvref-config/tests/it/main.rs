@@ -3,6 +3,7 @@
 
 mod failures;
 mod layered;
+mod live;
 mod no_references;
 mod policies;
 

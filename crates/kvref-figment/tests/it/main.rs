@@ -5,6 +5,7 @@ mod support;
 
 mod errors;
 mod formats;
+mod live;
 mod no_references;
 mod profiles;
 mod provenance;
