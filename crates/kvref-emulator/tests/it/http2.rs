@@ -101,18 +101,26 @@ async fn one_h2_connection_carries_many_requests_within_the_advertised_stream_li
     assert_eq!(over_http["tls_handshakes"][HOST], 1);
 }
 
+/// Asks for a secret without a token (the 401 challenge) and answers the HTTP version used.
+async fn challenge_over(client: &reqwest::Client) -> reqwest::Version {
+    let response = client
+        .get(format!("https://{HOST}/secrets/DbPassword?api-version=7.5"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 401);
+    response.version()
+}
+
 #[tokio::test]
 async fn clients_that_offer_only_http11_get_http11() {
     let emu = Emulator::start(EmulatorConfig::sample())
         .await
         .expect("emulator starts");
-    let response = reqwest_client(&emu, true)
-        .get(format!("https://{HOST}/secrets/DbPassword?api-version=7.5"))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.version(), reqwest::Version::HTTP_11);
-    assert_eq!(response.status(), 401);
+    assert_eq!(
+        challenge_over(&reqwest_client(&emu, true)).await,
+        reqwest::Version::HTTP_11
+    );
     let journal = emu.requests().await;
     assert_eq!(journal.len(), 1);
     assert_eq!(journal[0].protocol, "http/1.1");
@@ -126,13 +134,7 @@ async fn an_emulator_without_h2_answers_h2_clients_over_http11() {
         .expect("emulator starts");
     let client = reqwest_client(&emu, false);
     for _ in 0..3 {
-        let response = client
-            .get(format!("https://{HOST}/secrets/DbPassword?api-version=7.5"))
-            .send()
-            .await
-            .expect("answer");
-        assert_eq!(response.version(), reqwest::Version::HTTP_11);
-        assert_eq!(response.status(), 401);
+        assert_eq!(challenge_over(&client).await, reqwest::Version::HTTP_11);
     }
     let journal = emu.requests().await;
     assert_eq!(journal.len(), 3);
