@@ -188,6 +188,10 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
                 &serde_json::to_value(journal).unwrap_or(Value::Null),
             )
         }
+        (&Method::GET, ["connections"]) => {
+            let handshakes = lock(&shared.handshakes).clone();
+            json(StatusCode::OK, &json!({"tls_handshakes": handshakes}))
+        }
         (&Method::DELETE, ["requests"]) => {
             lock(&shared.journal).clear();
             empty(StatusCode::NO_CONTENT)

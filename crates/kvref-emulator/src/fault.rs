@@ -158,6 +158,10 @@ pub struct JournalEntry {
     pub status: u16,
     /// Whether the request carried an `Authorization` header.
     pub authorization: bool,
+    /// The HTTP version the request came over, by its ALPN name: `h2` or `http/1.1` (or
+    /// `http/1.0`). Empty in entries from an emulator older than this field.
+    #[serde(default)]
+    pub protocol: String,
 }
 
 /// Faults in force, in the order they were added.

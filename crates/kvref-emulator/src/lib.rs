@@ -137,7 +137,8 @@ impl Emulator {
     /// its server tasks on the current tokio runtime. Works on a current-thread runtime with paused
     /// time: nothing on the request path waits on a tokio timer except injected fault delays.
     pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
-        let certificates = tls::generate().map_err(|e| EmulatorError::Tls(e.to_string()))?;
+        let certificates =
+            tls::generate(config.http2.enabled).map_err(|e| EmulatorError::Tls(e.to_string()))?;
         let state_dir = tempfile::Builder::new()
             .prefix("kvref-emulator-")
             .tempdir()
@@ -279,6 +280,7 @@ impl Emulator {
             vaults: Mutex::new(vaults),
             faults: Mutex::default(),
             journal: Mutex::default(),
+            handshakes: Mutex::default(),
             arc_tokens_dir,
             arc_keys: Mutex::new(HashMap::new()),
             https_addr,
@@ -419,6 +421,13 @@ impl Emulator {
     /// The journal of requests served so far, oldest first.
     pub async fn requests(&self) -> Vec<JournalEntry> {
         lock(&self.shared.journal).clone()
+    }
+
+    /// How many TLS handshakes the HTTPS listener completed, by the SNI host name the client
+    /// sent (`myvault.vault.azure.net`; `""` without SNI, as for `127.0.0.1`). Over HTTP/2 a
+    /// client that shares one connection per vault makes one handshake per vault.
+    pub async fn tls_handshakes(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared.handshakes).clone()
     }
 
     /// Empties the journal.

@@ -1,4 +1,7 @@
 //! The two listeners and the request path every request takes: classify, fault, serve, record.
+//!
+//! The HTTPS listener speaks HTTP/2 to clients that pick `h2` by ALPN and HTTP/1.1 to the others;
+//! the HTTP listener speaks HTTP/1.1 only.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +11,7 @@ use http::header::HOST;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -23,7 +26,9 @@ use crate::{control, entra, identity, keyvault};
 /// Largest request body read (Key Vault's own limit for a secret is 25 KiB).
 const MAX_BODY: usize = 1 << 20;
 
-/// A fault asked for the connection to be closed without an answer; hyper closes it on error.
+/// A fault asked for the connection to be closed without an answer. Over HTTP/1.1 hyper closes
+/// the connection on this error; over HTTP/2 it would only reset the stream, so the fault also
+/// cancels the connection's [`Connection::dropped`] token, which ends the whole connection.
 #[derive(Debug)]
 struct DropConnection;
 
@@ -34,6 +39,14 @@ impl std::fmt::Display for DropConnection {
 }
 
 impl std::error::Error for DropConnection {}
+
+/// The connection a request came in on.
+#[derive(Clone)]
+struct Connection {
+    https: bool,
+    /// Cancelled to close the connection at once, with every request in flight on it.
+    dropped: CancellationToken,
+}
 
 /// Where a request goes.
 enum Target {
@@ -86,10 +99,11 @@ fn dispatch(endpoint: Endpoint, shared: &Shared, req: &Req) -> Response<Body> {
 
 async fn handle(
     shared: Arc<Shared>,
-    https: bool,
+    connection: Connection,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
     let (parts, body) = request.into_parts();
+    let protocol = protocol_name(parts.version);
     let body = match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
         Ok(body) => body,
         Err(_) => {
@@ -114,7 +128,7 @@ async fn handle(
         headers: parts.headers,
         body,
     };
-    let endpoint = match classify(https, &req) {
+    let endpoint = match classify(connection.https, &req) {
         Target::Control => return Ok(control::handle(&shared, &req)),
         Target::Unknown => {
             return Ok(json_response(
@@ -132,8 +146,9 @@ async fn handle(
             tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
         }
         if fault.drop_connection {
-            record(&shared, endpoint, &req, 0);
+            record(&shared, endpoint, &req, protocol, 0);
             tracing::debug!(%endpoint, method = %req.method, path = %req.path, "fault: connection dropped");
+            connection.dropped.cancel();
             return Err(DropConnection);
         }
         if let Some(status) = fault.status {
@@ -161,7 +176,7 @@ async fn handle(
         }
     }
     let status = response.status().as_u16();
-    record(&shared, endpoint, &req, status);
+    record(&shared, endpoint, &req, protocol, status);
     tracing::debug!(%endpoint, method = %req.method, path = %req.path, status, "served");
     Ok(response)
 }
@@ -185,8 +200,18 @@ fn filler(len: Option<u64>) -> Body {
     Body::from_stream(chunks)
 }
 
-fn record(shared: &Shared, endpoint: Endpoint, req: &Req, status: u16) {
+/// The journal's name for an HTTP version: `h2`, `http/1.1` (the ALPN names) or `http/1.0`.
+fn protocol_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_2 => "h2",
+        http::Version::HTTP_10 => "http/1.0",
+        _ => "http/1.1",
+    }
+}
+
+fn record(shared: &Shared, endpoint: Endpoint, req: &Req, protocol: &str, status: u16) {
     shared.record(JournalEntry {
+        protocol: protocol.to_owned(),
         endpoint,
         method: req.method.to_string(),
         host: req.host.clone(),
@@ -197,21 +222,48 @@ fn record(shared: &Shared, endpoint: Endpoint, req: &Req, status: u16) {
     });
 }
 
-async fn serve_io<I>(io: I, shared: Arc<Shared>, https: bool, cancel: CancellationToken)
+/// Serves one connection, over HTTP/2 when `h2` (negotiated by ALPN), until it ends, the
+/// emulator stops, or a fault drops it.
+async fn serve_io<I>(io: I, shared: Arc<Shared>, https: bool, h2: bool, cancel: CancellationToken)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| handle(shared.clone(), https, request));
-    let connection = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(io), service);
+    let dropped = cancel.child_token();
+    let streams = shared.config.http2.max_concurrent_streams;
+    let connection = Connection {
+        https,
+        dropped: dropped.clone(),
+    };
+    let service = service_fn(move |request| handle(shared.clone(), connection.clone(), request));
+    let io = TokioIo::new(io);
+    let result = if h2 {
+        // Keep-alive PINGs from the client are answered by the h2 layer itself.
+        let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .max_concurrent_streams(streams)
+            .serve_connection(io, service);
+        until_dropped(connection, &dropped).await
+    } else {
+        let connection = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, service);
+        until_dropped(connection, &dropped).await
+    };
+    if let Some(Err(e)) = result {
+        tracing::trace!(error = %e, "connection ended");
+    }
+}
+
+/// Runs a connection until it ends (`Some`) or `dropped` is cancelled (`None`, and the
+/// connection is closed without another frame).
+async fn until_dropped<C>(connection: C, dropped: &CancellationToken) -> Option<C::Output>
+where
+    C: std::future::Future,
+{
     tokio::select! {
-        _ = cancel.cancelled() => {}
-        result = connection => {
-            if let Err(e) = result {
-                tracing::trace!(error = %e, "connection ended");
-            }
-        }
+        // Checked first: once a fault dropped the connection, it sends nothing more.
+        biased;
+        _ = dropped.cancelled() => None,
+        result = connection => Some(result),
     }
 }
 
@@ -246,13 +298,18 @@ pub(crate) async fn accept_loop(
                         handshake = acceptor.accept(stream) => handshake,
                     };
                     match handshake {
-                        Ok(stream) => serve_io(stream, shared, true, cancel).await,
+                        Ok(stream) => {
+                            let (_, session) = stream.get_ref();
+                            let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
+                            shared.count_handshake(session.server_name());
+                            serve_io(stream, shared, true, h2, cancel).await
+                        }
                         Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
                     }
                 });
             }
             None => {
-                tokio::spawn(serve_io(stream, shared, false, cancel));
+                tokio::spawn(serve_io(stream, shared, false, false, cancel));
             }
         }
     }

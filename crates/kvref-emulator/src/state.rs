@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) vaults: Mutex<BTreeMap<String, Vault>>,
     pub(crate) faults: Mutex<FaultTable>,
     pub(crate) journal: Mutex<Vec<JournalEntry>>,
+    /// TLS handshakes completed on the HTTPS listener, by the SNI host name the client sent.
+    pub(crate) handshakes: Mutex<BTreeMap<String, u64>>,
     pub(crate) arc_tokens_dir: PathBuf,
     pub(crate) arc_keys: Mutex<HashMap<String, PathBuf>>,
     pub(crate) https_addr: SocketAddr,
@@ -102,6 +104,13 @@ impl Shared {
             }
         }
         best
+    }
+
+    /// Counts one completed TLS handshake for `server_name` (`""` when the client sent no SNI,
+    /// as for an IP address).
+    pub(crate) fn count_handshake(&self, server_name: Option<&str>) {
+        let name = server_name.unwrap_or_default().to_ascii_lowercase();
+        *lock(&self.handshakes).entry(name).or_default() += 1;
     }
 
     pub(crate) fn record(&self, entry: JournalEntry) {

@@ -39,7 +39,8 @@ pub(crate) enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-pub(crate) fn generate() -> Result<Certificates, TlsError> {
+/// Makes the CA and the server certificate; the server offers `h2` by ALPN when `offer_h2`.
+pub(crate) fn generate(offer_h2: bool) -> Result<Certificates, TlsError> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     let mut ca_name = DistinguishedName::new();
@@ -90,7 +91,12 @@ pub(crate) fn generate() -> Result<Certificates, TlsError> {
             ],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
         )?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The client picks from these by ALPN; a client that sends no ALPN gets HTTP/1.1.
+    config.alpn_protocols = if offer_h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
 
     Ok(Certificates {
         ca_pem: ca_cert.pem(),

@@ -18,6 +18,13 @@
 //! handed back as the answer, and every client reports it as an error naming the host. The Key
 //! Vault and Entra client also refuses plain `http://` URLs outright.
 //!
+//! The Key Vault and Entra client speaks HTTP/2 when the server offers it by ALPN (Key Vault
+//! does), so that all of a vault's requests share one TLS connection, and HTTP/1.1 otherwise;
+//! [`TransportBuilder::http1_only`] forces HTTP/1.1. An idle HTTP/2 connection is checked with
+//! keep-alive PINGs, and one whose PING goes unanswered is closed rather than trusted: a dead
+//! connection would otherwise hang every request multiplexed on it. The identity client speaks
+//! HTTP/1.1 only: the platform endpoints are plain local HTTP servers.
+//!
 //! Every answer is read with `read_bounded`: no service kvref talks to answers with more than
 //! a few kilobytes, so a longer body is an error ("answer larger than 256 KiB"), never a silent
 //! truncation and never a process that grows without bound.
@@ -35,6 +42,10 @@ use zeroize::Zeroizing;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one whole request may take unless configured otherwise.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often an idle HTTP/2 connection is checked with a PING unless configured otherwise.
+pub const DEFAULT_H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// How long a PING may go unanswered before the HTTP/2 connection is closed, unless configured.
+pub const DEFAULT_H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most of one answer kvref reads from any service. A Key Vault secret is at most 25 KB and
 /// a token answer a few KB; anything longer is refused.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -71,6 +82,9 @@ pub struct TransportBuilder {
     routes: Vec<HostRoute>,
     connect_timeout: Duration,
     request_timeout: Duration,
+    http1_only: bool,
+    h2_keep_alive_interval: Duration,
+    h2_keep_alive_timeout: Duration,
 }
 
 /// Sends connections for a host, or for every host under a domain, to a fixed socket address.
@@ -115,6 +129,9 @@ impl Default for TransportBuilder {
             routes: Vec::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            http1_only: false,
+            h2_keep_alive_interval: DEFAULT_H2_KEEP_ALIVE_INTERVAL,
+            h2_keep_alive_timeout: DEFAULT_H2_KEEP_ALIVE_TIMEOUT,
         }
     }
 }
@@ -147,17 +164,45 @@ impl TransportBuilder {
         self
     }
 
+    /// Speaks HTTP/1.1 to Key Vault and Entra ID even where the server offers HTTP/2 (default:
+    /// HTTP/2 when offered by ALPN). For a proxy or a network device that mishandles h2; each
+    /// request in flight then needs a connection of its own.
+    pub fn http1_only(mut self) -> Self {
+        self.http1_only = true;
+        self
+    }
+
+    /// How often an idle HTTP/2 connection is checked with a PING, and how long the answer may
+    /// take before the connection is closed (defaults [`DEFAULT_H2_KEEP_ALIVE_INTERVAL`] and
+    /// [`DEFAULT_H2_KEEP_ALIVE_TIMEOUT`]).
+    pub fn h2_keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.h2_keep_alive_interval = interval;
+        self.h2_keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Whether HTTP/1.1 is forced on the Key Vault and Entra client ([`Self::http1_only`]).
+    pub fn is_http1_only(&self) -> bool {
+        self.http1_only
+    }
+
     /// Builds the clients.
     pub fn build(self) -> Result<HttpTransport, TransportError> {
         let roots = self.root_certificates()?;
-        let client = self
-            .client_builder_with(roots.clone())
-            .https_only(true)
-            .build()
-            .map_err(client_error)?;
+        let mut client = self.client_builder_with(roots.clone()).https_only(true);
+        client = if self.http1_only {
+            client.http1_only()
+        } else {
+            client
+                .http2_keep_alive_interval(self.h2_keep_alive_interval)
+                .http2_keep_alive_timeout(self.h2_keep_alive_timeout)
+                .http2_keep_alive_while_idle(true)
+        };
+        let client = client.build().map_err(client_error)?;
         let identity_client = self
             .client_builder_with(roots)
             .no_proxy()
+            .http1_only()
             .build()
             .map_err(client_error)?;
         Ok(HttpTransport {
@@ -170,9 +215,12 @@ impl TransportBuilder {
     }
 
     /// A reqwest builder carrying these settings, for callers that need one more client of the
-    /// same kind (for example one that pins a server certificate).
+    /// same kind (for example one that pins a server certificate). It speaks HTTP/1.1, as the
+    /// identity client does.
     pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
-        Ok(self.client_builder_with(self.root_certificates()?))
+        Ok(self
+            .client_builder_with(self.root_certificates()?)
+            .http1_only())
     }
 
     /// The extra roots, parsed.

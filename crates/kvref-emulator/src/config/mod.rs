@@ -49,6 +49,7 @@ pub struct EmulatorConfig {
     pub(crate) user_assigned: Vec<Identity>,
     pub(crate) service_principals: Vec<ServicePrincipal>,
     pub(crate) throttle: Throttle,
+    pub(crate) http2: Http2,
     pub(crate) vaults: Vec<VaultConfig>,
     pub(crate) role_assignments: Vec<RoleAssignment>,
     pub(crate) arc_tokens_dir: Option<std::path::PathBuf>,
@@ -96,6 +97,23 @@ pub(crate) struct ServicePrincipal {
 pub(crate) struct Throttle {
     pub(crate) requests: u32,
     pub(crate) window_secs: u64,
+}
+
+/// Whether the HTTPS listener offers HTTP/2 (by ALPN) and with how many streams a connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Http2 {
+    pub(crate) enabled: bool,
+    pub(crate) max_concurrent_streams: u32,
+}
+
+impl Default for Http2 {
+    fn default() -> Self {
+        // Key Vault offers h2; 100 is the common server default (and hyper's).
+        Self {
+            enabled: true,
+            max_concurrent_streams: 100,
+        }
+    }
 }
 
 /// The Azure cloud a vault lives in, which fixes its DNS suffix and token audience.
@@ -344,6 +362,20 @@ impl EmulatorConfig {
     /// Changes the lifetime of the tokens the emulator issues.
     pub fn with_token_lifetime_secs(mut self, secs: u64) -> Self {
         self.token_lifetime_secs = secs;
+        self
+    }
+
+    /// Offers HTTP/2 on the HTTPS listener (ALPN `h2`, the default) or only HTTP/1.1 (`false`),
+    /// like a server or a proxy that does not speak h2.
+    pub fn with_http2(mut self, enabled: bool) -> Self {
+        self.http2.enabled = enabled;
+        self
+    }
+
+    /// The `SETTINGS_MAX_CONCURRENT_STREAMS` an HTTP/2 connection advertises (default 100; at
+    /// least 1).
+    pub fn with_max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.http2.max_concurrent_streams = streams.max(1);
         self
     }
 

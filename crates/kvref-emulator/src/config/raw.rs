@@ -30,6 +30,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) throttle: Option<RawThrottle>,
     #[serde(default)]
+    pub(super) http2: Option<RawHttp2>,
+    #[serde(default)]
     pub(super) vaults: Vec<RawVault>,
     #[serde(default)]
     pub(super) role_assignments: Vec<RawRoleAssignment>,
@@ -63,6 +65,15 @@ pub(super) struct RawServicePrincipal {
 pub(super) struct RawThrottle {
     pub(super) requests: Spanned<u32>,
     pub(super) window_secs: Spanned<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp2 {
+    #[serde(default)]
+    pub(super) enabled: Option<bool>,
+    #[serde(default)]
+    pub(super) max_concurrent_streams: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]

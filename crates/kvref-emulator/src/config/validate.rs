@@ -12,9 +12,11 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::raw::{RawConfig, RawRoleAssignment, RawSecret, RawThrottle, RawVault, RawVersion};
+use super::raw::{
+    RawConfig, RawHttp2, RawRoleAssignment, RawSecret, RawThrottle, RawVault, RawVersion,
+};
 use super::{
-    Cloud, ConfigError, EmulatorConfig, LegacyExpiresOn, Role, RoleAssignment, SecretConfig,
+    Cloud, ConfigError, EmulatorConfig, Http2, LegacyExpiresOn, Role, RoleAssignment, SecretConfig,
     Throttle, VaultConfig, VersionConfig, is_valid_secret_name, is_valid_vault_name,
     is_valid_version,
 };
@@ -31,6 +33,7 @@ pub(super) fn validate(source: &str, raw: RawConfig) -> Result<EmulatorConfig, C
         raw.service_principals,
     )?;
     let throttle = throttle(source, raw.throttle)?;
+    let http2 = http2(source, raw.http2)?;
     let vaults = vaults(source, raw.vaults)?;
     let role_assignments = raw
         .role_assignments
@@ -44,6 +47,7 @@ pub(super) fn validate(source: &str, raw: RawConfig) -> Result<EmulatorConfig, C
         user_assigned: principals.user_assigned,
         service_principals: principals.service_principals,
         throttle,
+        http2,
         vaults,
         role_assignments,
         arc_tokens_dir: raw.arc_tokens_dir.map(Into::into),
@@ -84,6 +88,27 @@ fn token_lifetime_secs(source: &str, raw: Option<Spanned<u64>>) -> Result<u64, C
         // One day, the default the README documents.
         None => Ok(86_400),
     }
+}
+
+fn http2(source: &str, raw: Option<RawHttp2>) -> Result<Http2, ConfigError> {
+    let mut http2 = Http2::default();
+    let Some(raw) = raw else {
+        return Ok(http2);
+    };
+    if let Some(enabled) = raw.enabled {
+        http2.enabled = enabled;
+    }
+    if let Some(streams) = raw.max_concurrent_streams {
+        if *streams.get_ref() == 0 {
+            return Err(at(
+                source,
+                streams.span(),
+                "http2.max_concurrent_streams must be at least 1",
+            ));
+        }
+        http2.max_concurrent_streams = *streams.get_ref();
+    }
+    Ok(http2)
 }
 
 fn throttle(source: &str, raw: Option<RawThrottle>) -> Result<Throttle, ConfigError> {

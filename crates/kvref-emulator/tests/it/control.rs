@@ -248,6 +248,7 @@ async fn journal_records_requests_but_never_tokens() {
         query: "api-version=7.5".into(),
         status,
         authorization,
+        protocol: "h2".into(),
     };
     let journal = emu.requests().await;
     assert_eq!(
@@ -263,6 +264,7 @@ async fn journal_records_requests_but_never_tokens() {
                 ),
                 status: 200,
                 authorization: false,
+                protocol: "http/1.1".into(),
             },
             secret_read(401, false),
             secret_read(200, true),

@@ -8,5 +8,6 @@ mod support;
 mod binary;
 mod config;
 mod control;
+mod http2;
 mod identity;
 mod keyvault;

@@ -1,0 +1,166 @@
+//! One request to Key Vault with retries: honours Retry-After within the time budget, refuses
+//! redirects, reads a bounded body and turns transport failures into [`VaultError`]s.
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap};
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use super::client::SecretClient;
+use super::error::{VaultError, VaultErrorKind};
+use crate::retry::{is_transient_status, retry_after};
+use crate::transport::{
+    BODY_LIMIT, BodyError, error_chain, is_tls_rejection, read_bounded, redirect_refused, too_large,
+};
+
+/// One complete answer from Key Vault (the body is wiped from memory when dropped).
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Zeroizing<Vec<u8>>,
+}
+
+impl SecretClient {
+    /// Sends one GET (with retries) and reads the whole answer. When the budget runs out while
+    /// Key Vault's last answer was 429, that answer is the result: the vault did answer, it
+    /// kept throttling, and the caller should hear so rather than "did not answer in time".
+    pub(super) async fn send(
+        &self,
+        url: &reqwest::Url,
+        token: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Answer, VaultError> {
+        let policy = self.inner.retry;
+        let span = tracing::Span::current();
+        let mut retry = 0u32;
+        let mut throttled: Option<Answer> = None;
+        loop {
+            span.record("attempt", retry + 1);
+            let mut request = self
+                .inner
+                .http
+                .get(url.clone())
+                .header(ACCEPT, "application/json");
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let outcome = tokio::time::timeout_at(deadline, async {
+                let response = request.send().await.map_err(Failure::Http)?;
+                let status = response.status();
+                if status.is_redirection() {
+                    // Never followed (see `transport`): the vault must answer itself.
+                    return Err(Failure::Final(redirected(url, status)));
+                }
+                let headers = response.headers().clone();
+                let body = read_bounded(response, BODY_LIMIT)
+                    .await
+                    .map_err(|e| match e {
+                        BodyError::Http(e) => Failure::Http(e),
+                        BodyError::TooLarge { limit } => Failure::Final(oversized(url, limit)),
+                    })?;
+                Ok::<_, Failure>(Answer {
+                    status,
+                    headers,
+                    body,
+                })
+            })
+            .await;
+            let (hint, failure) = match outcome {
+                Err(_) => {
+                    return throttled.ok_or_else(|| {
+                        VaultError::new(
+                            VaultErrorKind::TimedOut,
+                            "the time budget ran out waiting for Key Vault",
+                        )
+                    });
+                }
+                Ok(Ok(answer)) => {
+                    span.record("status", answer.status.as_u16());
+                    tracing::debug!(
+                        status = answer.status.as_u16(),
+                        attempt = retry + 1,
+                        "Key Vault answered"
+                    );
+                    if !is_transient_status(answer.status) {
+                        return Ok(answer);
+                    }
+                    (retry_after(&answer.headers), Ok(answer))
+                }
+                Ok(Err(Failure::Final(error))) => return Err(error),
+                Ok(Err(Failure::Http(e))) => {
+                    tracing::debug!(attempt = retry + 1, error = %error_chain(&e), "request to Key Vault failed");
+                    if is_tls_rejection(&e) {
+                        // A certificate we do not accept will not change on a retry.
+                        return Err(transport_error(&e, false));
+                    }
+                    (None, Err(e))
+                }
+            };
+            let delay = policy.delay(retry, hint);
+            let out_of_tries = retry >= policy.max_retries();
+            let out_of_time = Instant::now() + delay >= deadline;
+            match failure {
+                Ok(answer) if out_of_tries || out_of_time => return Ok(answer),
+                Ok(answer) => {
+                    throttled = (answer.status == StatusCode::TOO_MANY_REQUESTS).then_some(answer);
+                }
+                Err(e) if out_of_time && !out_of_tries => {
+                    return throttled.ok_or_else(|| transport_error(&e, true));
+                }
+                Err(e) if out_of_tries => return Err(transport_error(&e, false)),
+                Err(_) => {}
+            }
+            tokio::time::sleep(delay).await;
+            retry += 1;
+        }
+    }
+}
+
+/// Why one attempt gave no answer to look at.
+enum Failure {
+    /// The request failed; maybe transient.
+    Http(reqwest::Error),
+    /// An answer kvref refuses unread (a redirect, an oversized body); never retried.
+    Final(VaultError),
+}
+
+/// A 3xx from the vault, as an invalid response naming the host and the status.
+fn redirected(url: &reqwest::Url, status: StatusCode) -> VaultError {
+    VaultError::new(
+        VaultErrorKind::InvalidResponse,
+        redirect_refused("Key Vault", url, status),
+    )
+    .with_status(status.as_u16())
+}
+
+/// A body over the limit, as an invalid response naming the host and the limit.
+fn oversized(url: &reqwest::Url, limit: usize) -> VaultError {
+    VaultError::new(
+        VaultErrorKind::InvalidResponse,
+        format!(
+            "Key Vault {} sent an {}; a secret is at most 25 KB",
+            url.host_str().unwrap_or("(no host)"),
+            too_large(limit)
+        ),
+    )
+}
+
+fn transport_error(e: &reqwest::Error, budget_exhausted: bool) -> VaultError {
+    let detail = error_chain(e);
+    if e.is_timeout() || budget_exhausted && !e.is_connect() {
+        VaultError::new(
+            VaultErrorKind::TimedOut,
+            format!("Key Vault did not answer in time: {detail}"),
+        )
+    } else if e.is_connect() {
+        VaultError::new(
+            VaultErrorKind::Unreachable,
+            format!("cannot reach the vault: {detail}"),
+        )
+    } else {
+        VaultError::new(
+            VaultErrorKind::ConnectionFailed,
+            format!("the connection to the vault kept failing: {detail}"),
+        )
+    }
+}
