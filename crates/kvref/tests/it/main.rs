@@ -14,6 +14,7 @@ mod credential_entra;
 mod credential_managed_identity;
 mod credential_recovery;
 mod credential_retry;
+mod events_parse;
 mod live;
 mod local_down;
 mod local_emulator;
