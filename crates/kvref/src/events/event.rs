@@ -63,3 +63,20 @@ impl SecretEvent {
         self.is_vault(host, vault_name) && self.name.eq_ignore_ascii_case(secret)
     }
 }
+
+impl Event {
+    /// A `SecretNewVersionCreated` event without an id or a version, as an app's own signal
+    /// that a secret rotated (see [`Live::notify_new_version`](crate::live::Live::notify_new_version)).
+    pub fn new_version(vault: &str, name: &str) -> Event {
+        Event {
+            id: String::new(),
+            kind: EventKind::SecretNewVersionCreated(SecretEvent {
+                vault: vault.to_owned(),
+                name: name.to_owned(),
+                version: None,
+                not_before: None,
+                expires: None,
+            }),
+        }
+    }
+}

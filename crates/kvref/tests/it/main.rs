@@ -15,6 +15,7 @@ mod credential_managed_identity;
 mod credential_recovery;
 mod credential_retry;
 mod events_parse;
+mod events_webhook;
 mod live;
 mod local_down;
 mod local_emulator;
