@@ -78,8 +78,7 @@ pub fn parse_with_limit(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .unwrap_or_default();
-    if aeg.eq_ignore_ascii_case("SubscriptionDeletion") || aeg.eq_ignore_ascii_case("Unsubscribe")
-    {
+    if aeg.eq_ignore_ascii_case("SubscriptionDeletion") || aeg.eq_ignore_ascii_case("Unsubscribe") {
         return Ok(Delivery::SubscriptionDeletion);
     }
     let json: Value =
@@ -142,7 +141,9 @@ fn event(object: &Map<String, Value>) -> Event {
     let event_type = event_type(object).unwrap_or_default();
     let secret = || secret_event(object);
     let kind = match event_type.as_str() {
-        t if t.eq_ignore_ascii_case(NEW_VERSION) => secret().map(EventKind::SecretNewVersionCreated),
+        t if t.eq_ignore_ascii_case(NEW_VERSION) => {
+            secret().map(EventKind::SecretNewVersionCreated)
+        }
         t if t.eq_ignore_ascii_case(NEAR_EXPIRY) => secret().map(EventKind::SecretNearExpiry),
         t if t.eq_ignore_ascii_case(EXPIRED) => secret().map(EventKind::SecretExpired),
         _ => None,
@@ -187,10 +188,7 @@ fn secret_event(object: &Map<String, Value>) -> Option<SecretEvent> {
 fn vault_of_topic(topic: &str) -> Option<String> {
     let mut segments = topic.split('/');
     segments.find(|s| s.eq_ignore_ascii_case("vaults"))?;
-    segments
-        .next()
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    segments.next().filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -64,13 +64,15 @@ impl fmt::Debug for WebhookBuilder {
 impl WebhookBuilder {
     /// Accepts deliveries that carry this shared secret.
     pub fn shared_secret(mut self, secret: SharedSecret) -> Self {
-        self.authenticators.push(Authenticator::SharedSecret(secret));
+        self.authenticators
+            .push(Authenticator::SharedSecret(secret));
         self
     }
 
     /// Accepts deliveries with a valid Entra bearer token (Entra protected delivery).
     pub fn entra(mut self, entra: EntraAuth) -> Self {
-        self.authenticators.push(Authenticator::Entra(Arc::new(entra)));
+        self.authenticators
+            .push(Authenticator::Entra(Arc::new(entra)));
         self
     }
 
@@ -195,19 +197,20 @@ impl Webhook {
                 }
             }
         }
-        let delivery = match parse_with_limit(request.headers(), request.body().as_ref(), self.max_body) {
-            Ok(delivery) => delivery,
-            Err(error) => {
-                self.counters.malformed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%error, "kvref events: delivery refused");
-                let status = match error {
-                    EventsError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                    EventsError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                return answer(status, Vec::new());
-            }
-        };
+        let delivery =
+            match parse_with_limit(request.headers(), request.body().as_ref(), self.max_body) {
+                Ok(delivery) => delivery,
+                Err(error) => {
+                    self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, "kvref events: delivery refused");
+                    let status = match error {
+                        EventsError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                        EventsError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        _ => StatusCode::BAD_REQUEST,
+                    };
+                    return answer(status, Vec::new());
+                }
+            };
         match delivery {
             Delivery::Validation { code, url } => {
                 self.counters.accepted.fetch_add(1, Ordering::Relaxed);
@@ -216,7 +219,10 @@ impl Webhook {
                     let at = url
                         .and_then(|u| url::Url::parse(&u).ok())
                         .map(|u| format!("{}{}", u.host_str().unwrap_or_default(), u.path()));
-                    tracing::warn!(at, "kvref events: validation without a code; open the validationUrl (GET) to finish it");
+                    tracing::warn!(
+                        at,
+                        "kvref events: validation without a code; open the validationUrl (GET) to finish it"
+                    );
                     return answer(StatusCode::OK, Vec::new());
                 };
                 tracing::info!("kvref events: Event Grid subscription validated");

@@ -12,9 +12,9 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use super::Live;
+use crate::Resolution;
 use crate::events::{Event, EventKind, PushTarget, PushUnavailable, Pushed, SecretEvent};
 use crate::reference::Reference;
-use crate::Resolution;
 
 /// How many event ids are remembered for deduplication.
 pub(super) const SEEN_IDS: usize = 4096;
@@ -142,14 +142,17 @@ impl PushState {
     /// nothing is (a full cycle took it already).
     pub(super) fn take_pending(&self) -> Option<impl Fn(&Reference) -> bool + Sync + use<>> {
         let mut guard = self.lock();
-        let Inner { targets, pending, .. } = &mut *guard;
+        let Inner {
+            targets, pending, ..
+        } = &mut *guard;
         let keys: Vec<(String, String)> = pending
             .drain()
             .filter_map(|i| targets.get(i).map(|t| (t.host.clone(), t.name.clone())))
             .collect();
         (!keys.is_empty()).then_some(move |r: &Reference| {
             keys.iter().any(|(host, name)| {
-                r.vault_host().eq_ignore_ascii_case(host) && r.secret_name().eq_ignore_ascii_case(name)
+                r.vault_host().eq_ignore_ascii_case(host)
+                    && r.secret_name().eq_ignore_ascii_case(name)
             })
         })
     }
@@ -168,7 +171,10 @@ impl PushState {
                 }
                 EventKind::SecretNearExpiry(s) | EventKind::SecretExpired(s) => {
                     let expired = matches!(event.kind, EventKind::SecretExpired(_));
-                    let followed = inner.targets.iter().any(|t| s.is_secret(&t.host, &t.vault, &t.name));
+                    let followed = inner
+                        .targets
+                        .iter()
+                        .any(|t| s.is_secret(&t.host, &t.vault, &t.name));
                     if followed {
                         tracing::warn!(
                             secret = %format!("{}/{}", s.vault, s.name),
@@ -196,7 +202,9 @@ fn schedule(inner: &mut Inner, secret: &SecretEvent, pushed: &mut Pushed) {
     let mut matched = false;
     let mut scheduled = false;
     let mut stale = false;
-    let Inner { targets, pending, .. } = inner;
+    let Inner {
+        targets, pending, ..
+    } = inner;
     for (index, target) in targets.iter_mut().enumerate() {
         if !secret.is_secret(&target.host, &target.vault, &target.name) {
             continue;

@@ -135,7 +135,10 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 }
 
 fn notification(content_type: &str) -> HeaderMap {
-    headers(&[("aeg-event-type", "Notification"), ("content-type", content_type)])
+    headers(&[
+        ("aeg-event-type", "Notification"),
+        ("content-type", content_type),
+    ])
 }
 
 const EVENT_GRID: &str = "application/json; charset=utf-8";
@@ -168,8 +171,14 @@ fn the_real_event_grid_sample_as_delivered_in_an_array() {
     };
     assert_eq!(s.vault, "sample-vault.vault.azure.net");
     assert_eq!(s.name, "TestSecret");
-    assert_eq!(s.version.as_deref(), Some("a9f4eab27ec64771ac1fb07d38fdbae2"));
-    assert_eq!((s.not_before, s.expires), (Some(1627491993), Some(1690563970)));
+    assert_eq!(
+        s.version.as_deref(),
+        Some("a9f4eab27ec64771ac1fb07d38fdbae2")
+    );
+    assert_eq!(
+        (s.not_before, s.expires),
+        (Some(1627491993), Some(1690563970))
+    );
     assert!(s.is_secret("SAMPLE-VAULT.vault.azure.net", "sample-vault", "testsecret"));
     assert!(!s.is_secret("other.vault.azure.net", "sample-vault", "TestSecret"));
 }
@@ -180,13 +189,19 @@ fn null_dates_and_redacted_fields_are_read_leniently() {
     let events = events(parse(&notification(EVENT_GRID), body.as_bytes()));
     let s = secret(&events[0].kind);
     // No URL in `Id`: the vault is known by name only.
-    assert_eq!((s.vault.as_str(), s.name.as_str()), ("<redacted>", "<redacted>"));
+    assert_eq!(
+        (s.vault.as_str(), s.name.as_str()),
+        ("<redacted>", "<redacted>")
+    );
     assert_eq!((s.not_before, s.expires), (None, None));
 }
 
 #[test]
 fn a_certificate_event_is_ignored_not_refused() {
-    let events = events(parse(&notification(EVENT_GRID), REAL_CERTIFICATE_ARRAY.as_bytes()));
+    let events = events(parse(
+        &notification(EVENT_GRID),
+        REAL_CERTIFICATE_ARRAY.as_bytes(),
+    ));
     assert_eq!(
         events[0].kind,
         EventKind::Ignored {
@@ -209,14 +224,23 @@ fn a_single_cloudevent_with_string_dates() {
     let s = secret(&events[0].kind);
     assert_eq!(s.vault, "sample-kv.vault.azure.net");
     assert_eq!(s.name, "newsecret");
-    assert_eq!(s.version.as_deref(), Some("ee059b2bb5bc48398a53b168c6cdcb10"));
-    assert_eq!((s.not_before, s.expires), (Some(1559081980), Some(1559082102)));
+    assert_eq!(
+        s.version.as_deref(),
+        Some("ee059b2bb5bc48398a53b168c6cdcb10")
+    );
+    assert_eq!(
+        (s.not_before, s.expires),
+        (Some(1559081980), Some(1559082102))
+    );
 }
 
 #[test]
 fn batches_in_both_schemas_keep_their_order() {
     let batch = format!("[{REAL_NEW_VERSION}, {REAL_NULL_DATES}, {REAL_NEW_VERSION}]");
-    assert_eq!(events(parse(&notification(EVENT_GRID), batch.as_bytes())).len(), 3);
+    assert_eq!(
+        events(parse(&notification(EVENT_GRID), batch.as_bytes())).len(),
+        3
+    );
     let batch = format!("[{DOC_CLOUDEVENT}, {REAL_CERTIFICATE_CLOUDEVENT}]");
     let ce = events(parse(
         &notification("application/cloudevents-batch+json; charset=UTF-8"),
@@ -227,21 +251,33 @@ fn batches_in_both_schemas_keep_their_order() {
     assert!(matches!(ce[1].kind, EventKind::Ignored { .. }));
     // The docs' CloudEvents sample wrapped in an array, with no header at all: by shape.
     let wrapped = format!("[{DOC_CLOUDEVENT}]");
-    assert_eq!(events(parse(&HeaderMap::new(), wrapped.as_bytes())).len(), 1);
+    assert_eq!(
+        events(parse(&HeaderMap::new(), wrapped.as_bytes())).len(),
+        1
+    );
 }
 
 #[test]
 fn the_validation_event_gives_its_code_and_url() {
     let delivery = parse(
-        &headers(&[("aeg-event-type", "SubscriptionValidation"), ("content-type", EVENT_GRID)]),
+        &headers(&[
+            ("aeg-event-type", "SubscriptionValidation"),
+            ("content-type", EVENT_GRID),
+        ]),
         DOC_VALIDATION.as_bytes(),
     )
     .unwrap();
     let Delivery::Validation { code, url } = delivery else {
         panic!("{delivery:?}")
     };
-    assert_eq!(code.as_deref(), Some("512d38b6-c7b8-40c8-89fe-f46f9e9622b6"));
-    assert!(url.unwrap().starts_with("https://rp-eastus2.eventgrid.azure.net:553/"));
+    assert_eq!(
+        code.as_deref(),
+        Some("512d38b6-c7b8-40c8-89fe-f46f9e9622b6")
+    );
+    assert!(
+        url.unwrap()
+            .starts_with("https://rp-eastus2.eventgrid.azure.net:553/")
+    );
     // Found by its event type even when the header is missing.
     assert!(matches!(
         parse(&HeaderMap::new(), DOC_VALIDATION.as_bytes()),
@@ -250,7 +286,10 @@ fn the_validation_event_gives_its_code_and_url() {
     // The header without a validation event is refused.
     let body = format!("[{REAL_NEW_VERSION}]");
     assert_eq!(
-        parse(&headers(&[("aeg-event-type", "SubscriptionValidation")]), body.as_bytes()),
+        parse(
+            &headers(&[("aeg-event-type", "SubscriptionValidation")]),
+            body.as_bytes()
+        ),
         Err(EventsError::NoValidationCode)
     );
 }
@@ -272,7 +311,10 @@ fn the_doc_samples_typos_camel_case_and_expiry_events_are_read() {
     let EventKind::SecretExpired(s) = &events[1].kind else {
         panic!("{:?}", events[1].kind)
     };
-    assert_eq!((s.vault.as_str(), s.name.as_str(), s.version.as_deref()), ("kv2", "Other", None));
+    assert_eq!(
+        (s.vault.as_str(), s.name.as_str(), s.version.as_deref()),
+        ("kv2", "Other", None)
+    );
 }
 
 #[test]
@@ -289,14 +331,20 @@ fn oversized_non_json_and_malformed_bodies_are_refused() {
         Err(EventsError::TooLarge { limit: 100 })
     );
     let big = vec![b' '; kvref::events::DEFAULT_MAX_BODY + 1];
-    assert!(matches!(parse(&HeaderMap::new(), &big), Err(EventsError::TooLarge { .. })));
+    assert!(matches!(
+        parse(&HeaderMap::new(), &big),
+        Err(EventsError::TooLarge { .. })
+    ));
     assert_eq!(
         parse(&notification("text/plain"), body.as_bytes()),
         Err(EventsError::UnsupportedMediaType)
     );
     for bad in ["", "42", "\"x\"", "[1]", "[{}, null]", "{", "[{\"id\": 1}"] {
         assert!(
-            matches!(parse(&HeaderMap::new(), bad.as_bytes()), Err(EventsError::Malformed(_))),
+            matches!(
+                parse(&HeaderMap::new(), bad.as_bytes()),
+                Err(EventsError::Malformed(_))
+            ),
             "{bad}"
         );
     }

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use http::{HeaderName, StatusCode};
-use kvref::events::{EntraAuth, Event, EventKind, SharedSecret, Webhook, EVENT_GRID_APP_ID};
+use kvref::Resolved;
+use kvref::events::{EVENT_GRID_APP_ID, EntraAuth, Event, EventKind, SharedSecret, Webhook};
 use kvref::live::Live;
 use kvref::secrecy::{ExposeSecret, SecretString};
-use kvref::Resolved;
 use kvref_emulator::{Emulator, JournalEntry};
 use serde_json::{Value, json};
 
@@ -54,11 +54,19 @@ impl Fixture {
     async fn start() -> Fixture {
         let emu = emu::start(&emu::vaults_toml(&["vault1", "vault2"], 3)).await;
         let pinned = emu.set_secret("vault1", "s2", "pinned-value").await;
-        let resolver = emu::resolver(&emu, emu::credential(&emu)).build().expect("resolver");
+        let resolver = emu::resolver(&emu, emu::credential(&emu))
+            .build()
+            .expect("resolver");
         let c = format!("@KeyVault(VaultName=vault1;SecretName=s2;SecretVersion={pinned})");
         let settings = vec![
-            ("a".to_owned(), "@KeyVault(VaultName=vault1;SecretName=s0)".to_owned()),
-            ("b".to_owned(), "@KeyVault(VaultName=vault1;SecretName=S1)".to_owned()),
+            (
+                "a".to_owned(),
+                "@KeyVault(VaultName=vault1;SecretName=s0)".to_owned(),
+            ),
+            (
+                "b".to_owned(),
+                "@KeyVault(VaultName=vault1;SecretName=S1)".to_owned(),
+            ),
             ("c".to_owned(), c),
         ];
         let live = Live::builder(resolver, settings, three)
@@ -101,12 +109,16 @@ async fn serve(webhook: Webhook) -> SocketAddr {
                     *too_large.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
                     return too_large;
                 };
-                let response = webhook.handle(&http::Request::from_parts(parts, body)).await;
+                let response = webhook
+                    .handle(&http::Request::from_parts(parts, body))
+                    .await;
                 response.map(axum::body::Body::from)
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
@@ -148,7 +160,12 @@ thread_local! {
     static CLIENT: reqwest::Client = client();
 }
 
-async fn post_with(addr: SocketAddr, query: &str, body: String, bearer: Option<&str>) -> StatusCode {
+async fn post_with(
+    addr: SocketAddr,
+    query: &str,
+    body: String,
+    bearer: Option<&str>,
+) -> StatusCode {
     let mut request = CLIENT
         .with(Clone::clone)
         .post(format!("http://{addr}/events{query}"))
@@ -178,7 +195,12 @@ async fn a_pushed_rotation_reaches_load_with_one_get_of_that_secret() {
     let addr = serve(fx.webhook()).await;
     let version = fx.emu.set_secret("vault1", "s0", "rotated-by-push").await;
 
-    let status = post(addr, "?code=the-webhook-secret", new_version("e1", "VAULT1", "S0", &version)).await;
+    let status = post(
+        addr,
+        "?code=the-webhook-secret",
+        new_version("e1", "VAULT1", "S0", &version),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(next_generation(&fx.live, 0).await, 1);
 
@@ -186,8 +208,14 @@ async fn a_pushed_rotation_reaches_load_with_one_get_of_that_secret() {
     assert_eq!(fx.live.load().b, "value-vault1-1");
     let gets = fx.secret_gets().await;
     assert_eq!(gets.len(), 1, "{gets:?}");
-    assert!(gets[0].path.eq_ignore_ascii_case("/secrets/s0/"), "{gets:?}");
-    assert_eq!(fx.live.status().versions[0].version.as_deref(), Some(version.as_str()));
+    assert!(
+        gets[0].path.eq_ignore_ascii_case("/secrets/s0/"),
+        "{gets:?}"
+    );
+    assert_eq!(
+        fx.live.status().versions[0].version.as_deref(),
+        Some(version.as_str())
+    );
 }
 
 #[tokio::test]
@@ -215,11 +243,17 @@ async fn events_for_other_vaults_secrets_pinned_references_or_types_make_no_requ
     // Then one that matches: the refresher handles pushes in order, so once this one is in,
     // any request the others had caused would be in the journal too.
     let version = fx.emu.set_secret("vault1", "s1", "rotated-1").await;
-    assert_eq!(post(addr, q, new_version("m1", "vault1", "s1", &version)).await, StatusCode::OK);
+    assert_eq!(
+        post(addr, q, new_version("m1", "vault1", "s1", &version)).await,
+        StatusCode::OK
+    );
     next_generation(&fx.live, 0).await;
     let gets = fx.secret_gets().await;
     assert_eq!(gets.len(), 1, "{gets:?}");
-    assert!(gets[0].path.eq_ignore_ascii_case("/secrets/s1/"), "{gets:?}");
+    assert!(
+        gets[0].path.eq_ignore_ascii_case("/secrets/s1/"),
+        "{gets:?}"
+    );
     assert_eq!(fx.live.load().c, "pinned-value");
     let _ = &fx.pinned;
 }
@@ -236,24 +270,34 @@ async fn a_hundred_duplicate_deliveries_cause_one_get() {
         .buffer_unordered(16)
         .collect()
         .await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
     // Another id for the same version (Event Grid's retry after a lost answer): stale.
     let again = new_version("dup-2", "vault1", "s0", &version);
-    assert_eq!(post(addr, "?code=the-webhook-secret", again).await, StatusCode::OK);
+    assert_eq!(
+        post(addr, "?code=the-webhook-secret", again).await,
+        StatusCode::OK
+    );
     next_generation(&fx.live, 0).await;
     assert_eq!(fx.live.load().a, "rotated-once");
     // Everything that could schedule a refresh has been answered; a later, unrelated push
     // is handled after anything pending, so the journal is complete once it is in.
     let v1 = fx.emu.set_secret("vault1", "s1", "rotated-1").await;
-    fx.live
-        .push(&[Event::new_version("vault1", "s1")])
-        .unwrap();
+    fx.live.push(&[Event::new_version("vault1", "s1")]).unwrap();
     next_generation(&fx.live, 1).await;
     let gets = fx.secret_gets().await;
-    let s0 = gets.iter().filter(|e| e.path.eq_ignore_ascii_case("/secrets/s0/")).count();
+    let s0 = gets
+        .iter()
+        .filter(|e| e.path.eq_ignore_ascii_case("/secrets/s0/"))
+        .count();
     assert_eq!(s0, 1, "{gets:?}");
     assert_eq!(webhook.stats().accepted, 101);
-    assert_eq!(fx.live.status().versions[1].version.as_deref(), Some(v1.as_str()));
+    assert_eq!(
+        fx.live.status().versions[1].version.as_deref(),
+        Some(v1.as_str())
+    );
 }
 
 #[tokio::test]
@@ -263,13 +307,27 @@ async fn missing_wrong_and_forged_secrets_get_401_and_no_key_vault_request() {
     let addr = serve(webhook.clone()).await;
     fx.emu.set_secret("vault1", "s0", "never-read").await;
     let body = new_version("f1", "vault1", "s0", "ffffffffffffffffffffffffffffffff");
-    for query in ["", "?code=", "?code=the-webhook-secreT", "?other=the-webhook-secret"] {
-        assert_eq!(post(addr, query, body.clone()).await, StatusCode::UNAUTHORIZED, "{query}");
+    for query in [
+        "",
+        "?code=",
+        "?code=the-webhook-secreT",
+        "?other=the-webhook-secret",
+    ] {
+        assert_eq!(
+            post(addr, query, body.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "{query}"
+        );
     }
     let forged: Vec<StatusCode> = stream::iter(0..1000)
         .map(|i| async move {
             let query = format!("?code=guess-{i}");
-            post(addr, &query, new_version(&format!("f{i}"), "vault1", "s0", "v")).await
+            post(
+                addr,
+                &query,
+                new_version(&format!("f{i}"), "vault1", "s0", "v"),
+            )
+            .await
         })
         .buffer_unordered(32)
         .collect()
@@ -301,7 +359,10 @@ async fn the_handshakes_validation_post_and_cloudevents_options() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body, json!({"validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}));
+    assert_eq!(
+        body,
+        json!({"validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"})
+    );
 
     let options = |origin: &'static str| {
         client()
@@ -312,7 +373,10 @@ async fn the_handshakes_validation_post_and_cloudevents_options() {
     };
     let consent = options("eventgrid.azure.net").await.unwrap();
     assert_eq!(consent.status(), StatusCode::OK);
-    assert_eq!(consent.headers()["webhook-allowed-origin"], "eventgrid.azure.net");
+    assert_eq!(
+        consent.headers()["webhook-allowed-origin"],
+        "eventgrid.azure.net"
+    );
     assert_eq!(consent.headers()["webhook-allowed-rate"], "*");
     let refused = options("attacker.example").await.unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -321,7 +385,10 @@ async fn the_handshakes_validation_post_and_cloudevents_options() {
     let get = client().get(&url).send().await.unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
     // Malformed after authentication: 400; unauthenticated malformed: 401 first.
-    assert_eq!(post(addr, "?code=the-webhook-secret", "{".into()).await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post(addr, "?code=the-webhook-secret", "{".into()).await,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(post(addr, "", "{".into()).await, StatusCode::UNAUTHORIZED);
     assert!(emu::vault_requests(&fx.emu).await.is_empty());
 }
@@ -333,7 +400,10 @@ async fn a_header_secret_accepts_both_values_of_a_rotation() {
         HeaderName::from_static("x-kvref-key"),
         [SecretString::from("old-key"), SecretString::from("new-key")],
     );
-    let webhook = Webhook::builder(fx.live.clone()).shared_secret(secret).build().unwrap();
+    let webhook = Webhook::builder(fx.live.clone())
+        .shared_secret(secret)
+        .build()
+        .unwrap();
     let addr = serve(webhook).await;
     let send = |key: &'static str, id: &'static str| {
         client()
@@ -342,9 +412,18 @@ async fn a_header_secret_accepts_both_values_of_a_rotation() {
             .body(new_version(id, "vault9", "s0", "v"))
             .send()
     };
-    assert_eq!(send("old-key", "h1").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(send("new-key", "h2").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(send("older-key", "h3").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send("old-key", "h1").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send("new-key", "h2").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send("older-key", "h3").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     // No authentication configured: the builder refuses.
     assert!(Webhook::builder(fx.live.clone()).build().is_err());
 }
@@ -376,19 +455,28 @@ async fn entra_tokens_signed_by_the_tenant_are_accepted_and_wrong_ones_get_401()
         .transport(transport)
         .build()
         .unwrap();
-    let webhook = Webhook::builder(fx.live.clone()).entra(entra).build().unwrap();
+    let webhook = Webhook::builder(fx.live.clone())
+        .entra(entra)
+        .build()
+        .unwrap();
     let addr = serve(webhook.clone()).await;
     let body = |id: &str| new_version(id, "vault9", "s0", "v");
 
     let good = fx.emu.sign_entra_token(&claims(&tenant));
-    assert_eq!(post_with(addr, "", body("g1"), Some(&good)).await, StatusCode::OK);
+    assert_eq!(
+        post_with(addr, "", body("g1"), Some(&good)).await,
+        StatusCode::OK
+    );
     // v2 shape: login.microsoftonline.com issuer and azp.
     let mut v2 = claims(&tenant);
     v2["iss"] = json!(format!("{authority}/{tenant}/v2.0"));
     v2["azp"] = v2["appid"].take();
     v2.as_object_mut().unwrap().remove("appid");
     let v2 = fx.emu.sign_entra_token(&v2);
-    assert_eq!(post_with(addr, "", body("g2"), Some(&v2)).await, StatusCode::OK);
+    assert_eq!(
+        post_with(addr, "", body("g2"), Some(&v2)).await,
+        StatusCode::OK
+    );
 
     let now = jiff::Timestamp::now().as_second();
     let mut wrong: Vec<(&str, String)> = Vec::new();
@@ -403,9 +491,13 @@ async fn entra_tokens_signed_by_the_tenant_are_accepted_and_wrong_ones_get_401()
     });
     with("not yet valid", &|c| c["nbf"] = json!(now + 3600));
     with("wrong audience", &|c| c["aud"] = json!("someone-else"));
-    with("wrong issuer tenant", &|c| c["iss"] = json!("https://sts.windows.net/other-tenant/"));
+    with("wrong issuer tenant", &|c| {
+        c["iss"] = json!("https://sts.windows.net/other-tenant/")
+    });
     with("wrong tid", &|c| c["tid"] = json!("other-tenant"));
-    with("wrong caller", &|c| c["appid"] = json!("00000000-0000-0000-0000-000000000000"));
+    with("wrong caller", &|c| {
+        c["appid"] = json!("00000000-0000-0000-0000-000000000000")
+    });
     with("no caller", &|c| {
         c.as_object_mut().unwrap().remove("appid");
     });
@@ -415,7 +507,10 @@ async fn entra_tokens_signed_by_the_tenant_are_accepted_and_wrong_ones_get_401()
     let other = jsonwebtoken::EncodingKey::from_rsa_pem(other.serialize_pem().as_bytes()).unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = kid;
-    wrong.push(("wrongly signed", jsonwebtoken::encode(&header, &claims(&tenant), &other).unwrap()));
+    wrong.push((
+        "wrongly signed",
+        jsonwebtoken::encode(&header, &claims(&tenant), &other).unwrap(),
+    ));
     // HS256 with the public key's bytes, and alg none: refused before any key is used.
     let hs = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -425,15 +520,29 @@ async fn entra_tokens_signed_by_the_tenant_are_accepted_and_wrong_ones_get_401()
     .unwrap();
     wrong.push(("HS256", hs));
     let parts: Vec<&str> = good.split('.').collect();
-    wrong.push(("alg none", format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1])));
+    wrong.push((
+        "alg none",
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]),
+    ));
     wrong.push(("garbage", "not-a-jwt".into()));
 
     for (what, token) in &wrong {
-        assert_eq!(post_with(addr, "", body(what), Some(token)).await, StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(
+            post_with(addr, "", body(what), Some(token)).await,
+            StatusCode::UNAUTHORIZED,
+            "{what}"
+        );
     }
-    assert_eq!(post_with(addr, "", body("none"), None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post_with(addr, "", body("none"), None).await,
+        StatusCode::UNAUTHORIZED
+    );
     let stats = webhook.stats();
-    assert_eq!((stats.accepted, stats.rejected), (2, wrong.len() as u64 + 1), "{stats:?}");
+    assert_eq!(
+        (stats.accepted, stats.rejected),
+        (2, wrong.len() as u64 + 1),
+        "{stats:?}"
+    );
     assert!(emu::vault_requests(&fx.emu).await.is_empty());
     // The keys were fetched once (discovery + keys), not per request.
     let entra: Vec<_> = fx

@@ -97,7 +97,12 @@ impl EntraAuthBuilder {
         let authority = url::Url::parse(&self.authority)
             .ok()
             .filter(|u| u.scheme() == "https" && u.host_str().is_some())
-            .ok_or_else(|| format!("the Entra authority {} is not an https:// URL", self.authority))?;
+            .ok_or_else(|| {
+                format!(
+                    "the Entra authority {} is not an https:// URL",
+                    self.authority
+                )
+            })?;
         if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
             return Err("jsonwebtoken has no crypto provider: enable exactly one of its aws_lc_rs and rust_crypto features".into());
         }
@@ -194,7 +199,10 @@ impl EntraAuth {
         let Some(token) = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
         else {
             return Verdict::Rejected("no bearer token".into());
@@ -204,7 +212,10 @@ impl EntraAuth {
             Err(_) => return Verdict::Rejected("the bearer token is not a JWT".into()),
         };
         if header.alg != Algorithm::RS256 {
-            return Verdict::Rejected(format!("the bearer token is signed with {:?}, not RS256", header.alg));
+            return Verdict::Rejected(format!(
+                "the bearer token is signed with {:?}, not RS256",
+                header.alg
+            ));
         }
         let Some(kid) = header.kid else {
             return Verdict::Rejected("the bearer token names no signing key (kid)".into());
@@ -288,7 +299,8 @@ impl EntraAuth {
             .ok_or_else(|| format!("{} names no jwks_uri", self.discovery))?;
         let same_host = url::Url::parse(jwks_uri).ok().is_some_and(|u| {
             u.scheme() == "https"
-                && u.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&self.authority_host))
+                && u.host_str()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(&self.authority_host))
         });
         if !same_host {
             return Err(format!(

@@ -39,7 +39,10 @@ impl Authenticator {
 
 /// Accepted when any authenticator accepts; unavailable when none accepts and one could not
 /// tell; rejected otherwise.
-pub(super) async fn check_any<B>(authenticators: &[Authenticator], request: &Request<B>) -> Verdict {
+pub(super) async fn check_any<B>(
+    authenticators: &[Authenticator],
+    request: &Request<B>,
+) -> Verdict {
     let mut unavailable = None;
     let mut reasons = Vec::new();
     for authenticator in authenticators {

@@ -129,10 +129,16 @@ mod tests {
         let name = HeaderName::from_static("x-kvref-secret");
         let secret = SharedSecret::header(name, values(&["old", "new"]));
         for ok in ["old", "new"] {
-            assert!(matches!(secret.check(&request("/", Some(ok))), Verdict::Accepted));
+            assert!(matches!(
+                secret.check(&request("/", Some(ok))),
+                Verdict::Accepted
+            ));
         }
         for bad in [Some("older"), Some(""), Some("ol"), None] {
-            assert!(matches!(secret.check(&request("/", bad)), Verdict::Rejected(_)));
+            assert!(matches!(
+                secret.check(&request("/", bad)),
+                Verdict::Rejected(_)
+            ));
         }
     }
 
@@ -141,8 +147,16 @@ mod tests {
         let secret = SharedSecret::query("code", values(&["a b&c", ""]));
         let ok = request("/events?x=1&code=a%20b%26c", None);
         assert!(matches!(secret.check(&ok), Verdict::Accepted));
-        for bad in ["/events?code=", "/events", "/events?code=a+b", "/events?Code=a%20b%26c"] {
-            assert!(matches!(secret.check(&request(bad, None)), Verdict::Rejected(_)), "{bad}");
+        for bad in [
+            "/events?code=",
+            "/events",
+            "/events?code=a+b",
+            "/events?Code=a%20b%26c",
+        ] {
+            assert!(
+                matches!(secret.check(&request(bad, None)), Verdict::Rejected(_)),
+                "{bad}"
+            );
         }
         assert!(SharedSecret::query("code", values(&[""])).is_empty());
     }
