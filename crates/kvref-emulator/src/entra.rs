@@ -1,11 +1,20 @@
 //! Entra ID (v2): the client-credentials token endpoint and the discovery documents MSAL reads first.
 //!
+//! The keys document (`discovery/v2.0/keys`) publishes one RSA key of this process, with which
+//! [`sign`] makes tokens shaped like the ones Entra gives Event Grid for protected webhook
+//! delivery, so that a receiver's validation runs against real RS256 signatures.
+//!
 //! Quirks kept: numeric `expires_in`/`ext_expires_in`, AADSTS error bodies with `error_codes`,
 //! `trace_id`, `correlation_id`, `timestamp` and `error_uri`.
 
 use axum::body::Body;
 use http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+
+use std::sync::OnceLock;
+
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 use crate::http::{Req, json, request_id};
 use crate::state::{Principal, Shared};
@@ -49,9 +58,13 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
             openid_configuration(shared, req, tenant)
         }
         [_, "discovery", "instance"] => instance_discovery(shared, req),
-        [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] => {
-            json(StatusCode::OK, &json!({"keys": []}))
-        }
+        [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] => match signer() {
+            Ok(signer) => json(StatusCode::OK, &signer.keys),
+            Err(e) => json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"error": "server_error", "error_description": e}),
+            ),
+        },
         _ => json(
             StatusCode::NOT_FOUND,
             &json!({"error": "not_found", "error_description": format!("The emulator does not serve {}.", req.path)}),
@@ -267,4 +280,45 @@ fn token(shared: &Shared, req: &Req, tenant: &str) -> Response<Body> {
             "access_token": token,
         }),
     )
+}
+
+/// The RSA key of this process and the keys document that publishes it.
+struct Signer {
+    key: EncodingKey,
+    kid: String,
+    keys: Value,
+}
+
+/// The process's signing key, made on first use (RSA generation takes a moment, and most
+/// emulators never sign).
+fn signer() -> Result<&'static Signer, String> {
+    static SIGNER: OnceLock<Result<Signer, String>> = OnceLock::new();
+    SIGNER
+        .get_or_init(|| {
+            let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+                .map_err(|e| format!("RSA key generation failed: {e}"))?;
+            let key = EncodingKey::from_rsa_pem(pair.serialize_pem().as_bytes())
+                .map_err(|e| format!("RSA key unreadable: {e}"))?;
+            let kid = request_id().replace('-', "");
+            let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256)
+                .map_err(|e| format!("RSA key unpublishable: {e}"))?;
+            jwk.common.key_id = Some(kid.clone());
+            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+            Ok(Signer {
+                key,
+                kid,
+                keys: serde_json::to_value(JwkSet { keys: vec![jwk] })
+                    .map_err(|e| format!("keys document: {e}"))?,
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Signs `claims` (any JSON object) as an RS256 JWT with the key the keys document publishes.
+pub(crate) fn sign(claims: &Value) -> Result<String, String> {
+    let signer = signer()?;
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(signer.kid.clone());
+    jsonwebtoken::encode(&header, claims, &signer.key).map_err(|e| format!("signing failed: {e}"))
 }

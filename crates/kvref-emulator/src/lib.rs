@@ -391,6 +391,17 @@ impl Emulator {
         }
     }
 
+    /// An RS256 JWT of `claims` (a JSON object), signed with the key the Entra endpoint's keys
+    /// document (`/{tenant}/discovery/v2.0/keys`, named by its discovery document) publishes:
+    /// for testing receivers of Entra-protected Event Grid deliveries. The caller chooses every
+    /// claim (`aud`, `iss`, `exp`, `appid`, …), so that wrong ones can be tested too.
+    ///
+    /// # Panics
+    /// If the process cannot make an RSA key (a test helper).
+    pub fn sign_entra_token(&self, claims: &Value) -> String {
+        entra::sign(claims).unwrap_or_else(|e| panic!("sign_entra_token: {e}"))
+    }
+
     /// Enables or disables one version of a secret.
     ///
     /// # Panics

@@ -45,6 +45,7 @@
 //! | [`credential`] | tokens without secrets: managed identity everywhere, workload identity, developer tools, the chain, the token cache |
 //! | [`vault`] | the Key Vault client: challenge authentication, retries that honour `Retry-After`, typed errors |
 //! | [`resolve`] | many settings at once: deduplicated, bounded per vault, within a budget, a status and fix per setting; [`Resolver::refresh`] for rotation |
+//! | [`events`] | push refresh: Azure Event Grid deliveries parsed, authenticated and handed to a `Live` |
 //! | [`live`] | [`Live<T>`](live::Live): settings that follow secret rotation, refreshed in the background, swapped without a lock |
 //! | [`allow_list`] | the vault hosts a reference may point at: the security boundary |
 //! | `local` | local development mode (`KVREF_EMULATOR`; cargo feature `local`, on by default) |
@@ -65,6 +66,7 @@ mod connect;
 pub mod credential;
 pub mod env;
 pub mod error;
+pub mod events;
 pub mod live;
 #[cfg(feature = "local")]
 pub mod local;

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::make::Maker;
+use super::push::PushState;
 use super::refresher::Refresher;
 use super::schedule::Schedule;
 use super::status::{Status, versions};
@@ -139,6 +140,8 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             versions: versions(&first),
         });
         let (asks, asks_rx) = mpsc::channel(1);
+        let push = Arc::new(PushState::default());
+        push.follow(&first);
         let stop = self.cancel.map(|t| t.child_token()).unwrap_or_default();
         let refresher = Refresher {
             resolver: self.resolver,
@@ -148,6 +151,7 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             current: current.clone(),
             generation,
             status,
+            push: push.clone(),
         };
         tokio::spawn(refresher.run(next, stop.clone(), asks_rx));
         Ok(Live {
@@ -156,6 +160,7 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
                 generation: generation_rx,
                 status: status_rx,
                 asks,
+                push,
                 _stop: stop.drop_guard(),
             }),
         })

@@ -45,11 +45,15 @@
 //! # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
 //! ```
 //!
+//! Event Grid can push rotations too ([`Live::push`], [`crate::events::Webhook`]): the secrets
+//! an event names are refreshed at once, without waiting for the timer.
+//!
 //! Secrets' expiry (`exp`) is not followed yet: the Key Vault client does not report it.
 
 mod builder;
 mod error;
 mod make;
+mod push;
 mod refresher;
 mod schedule;
 mod status;
@@ -82,6 +86,7 @@ struct Handle<T> {
     generation: watch::Receiver<u64>,
     status: watch::Receiver<Status>,
     asks: mpsc::Sender<Reply>,
+    push: Arc<push::PushState>,
     _stop: DropGuard,
 }
 

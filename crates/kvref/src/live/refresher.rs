@@ -12,8 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::LiveError;
 use super::make::Maker;
+use super::push::PushState;
 use super::schedule::Schedule;
 use super::status::{Change, Changes, Status, changes, lost_any, versions};
+use crate::reference::Reference;
 use crate::{Resolution, Resolver};
 
 /// Where `refresh_now` sends its answer.
@@ -28,12 +30,14 @@ pub(super) struct Refresher<T> {
     pub(super) current: Arc<ArcSwap<T>>,
     pub(super) generation: watch::Sender<u64>,
     pub(super) status: watch::Sender<Status>,
+    pub(super) push: Arc<PushState>,
 }
 
 /// What woke the refresher.
 enum Wake {
     Stop,
     Asked(Reply),
+    Pushed,
     Due,
 }
 
@@ -51,19 +55,38 @@ impl<T: Send + Sync + 'static> Refresher<T> {
                 biased;
                 () = stop.cancelled() => Wake::Stop,
                 asked = asks.recv() => asked.map_or(Wake::Stop, Wake::Asked),
+                () = self.push.wake.notified() => Wake::Pushed,
                 () = tokio::time::sleep_until(next) => Wake::Due,
             };
-            let reply = match wake {
+            let (reply, pushed) = match wake {
                 Wake::Stop => break,
-                Wake::Asked(reply) => Some(reply),
-                Wake::Due => None,
+                Wake::Asked(reply) => (Some(reply), false),
+                Wake::Pushed => (None, true),
+                Wake::Due => (None, false),
+            };
+            // A full cycle covers whatever was pending too.
+            let wanted = self.push.take_pending();
+            if pushed && wanted.is_none() {
+                continue;
+            }
+            let cycle = async {
+                match &wanted {
+                    Some(wanted) if pushed => self.cycle(wanted).await,
+                    _ => self.cycle(&|_: &Reference| true).await,
+                }
             };
             let result = tokio::select! {
                 biased;
                 () = stop.cancelled() => break,
-                result = self.cycle() => result,
+                result = cycle => result,
             };
-            next = self.record(&result);
+            // A pushed refresh read only the secrets it names: the timer stays where it was,
+            // unless the refresh failed and the back-off comes first.
+            let after = self.record(&result);
+            if !pushed || result.is_err() || after < next {
+                next = after;
+            }
+            self.push.follow(&self.last_good);
             if let Some(reply) = reply {
                 // The caller may have given up waiting; the cycle counts all the same.
                 let _ = reply.send(result);
@@ -74,8 +97,11 @@ impl<T: Send + Sync + 'static> Refresher<T> {
     }
 
     /// One cycle: resolve again, compare versions, and if one moved, build, check and swap.
-    async fn cycle(&mut self) -> Result<Changes, LiveError> {
-        let fresh = self.resolver.refresh(&self.last_good).await;
+    async fn cycle(
+        &mut self,
+        wanted: &(dyn Fn(&Reference) -> bool + Sync),
+    ) -> Result<Changes, LiveError> {
+        let fresh = self.resolver.refresh_where(&self.last_good, wanted).await;
         if lost_any(&self.last_good, &fresh)
             && let Some(error) = fresh.error()
         {

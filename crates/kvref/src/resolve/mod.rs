@@ -202,12 +202,23 @@ impl Resolver {
     /// # Ok::<(), kvref::Error>(()) }).unwrap();
     /// ```
     pub async fn refresh(&self, previous: &Resolution) -> Resolution {
+        self.refresh_where(previous, |_| true).await
+    }
+
+    /// [`refresh`](Self::refresh) limited to the references `wanted` picks; every other
+    /// outcome is kept without a request. For a pushed refresh of the secrets an event names.
+    pub async fn refresh_where(
+        &self,
+        previous: &Resolution,
+        wanted: impl Fn(&Reference) -> bool,
+    ) -> Resolution {
         let mut plan = Plan::default();
         for outcome in previous.outcomes() {
             match outcome.reference() {
                 Some(reference)
                     if self.allowed.is_allowed(reference.vault_host())
-                        && (outcome.follows_latest() || !outcome.status().is_resolved()) =>
+                        && (outcome.follows_latest() || !outcome.status().is_resolved())
+                        && wanted(reference) =>
                 {
                     let reference = reference.clone();
                     plan.pending(outcome.clone(), &reference);

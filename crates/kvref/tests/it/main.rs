@@ -14,6 +14,8 @@ mod credential_entra;
 mod credential_managed_identity;
 mod credential_recovery;
 mod credential_retry;
+mod events_parse;
+mod events_webhook;
 mod h2;
 mod live;
 mod local_down;
