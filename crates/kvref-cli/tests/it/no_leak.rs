@@ -102,6 +102,13 @@ async fn the_emulator_command_at_trace_level_prints_no_secret_value() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // Drain the emulator's log while it runs: at TRACE level it writes more than a pipe holds, and
+    // an undrained pipe would stall the emulator mid-request.
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let emulator_log = tokio::spawn(async move {
+        let mut log = String::new();
+        stderr_pipe.read_to_string(&mut log).await.map(|_| log)
+    });
     let mut stdout_lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready_line = stdout_lines.next_line().await.unwrap().unwrap();
     let ready: serde_json::Value = serde_json::from_str(&ready_line).unwrap();
@@ -117,14 +124,7 @@ async fn the_emulator_command_at_trace_level_prints_no_secret_value() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
     child.kill().await.unwrap();
-    let mut emulator_log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut emulator_log)
-        .await
-        .unwrap();
+    let emulator_log = emulator_log.await.unwrap().unwrap();
     let mut rest = String::new();
     while let Ok(Some(line)) = stdout_lines.next_line().await {
         rest.push_str(&line);
