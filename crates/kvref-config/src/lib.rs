@@ -12,7 +12,7 @@ pub use resolved::{Provenance, ResolvedConfig};
 
 use overlay::{Entry, Overlay, Replacement};
 use resolved::secret_id;
-use tree::Path;
+pub use tree::{Leaf, Path, Step, references};
 
 /// Resolves every Key Vault reference in `config` with the resolver the environment describes
 /// ([`kvref::Resolver::from_env`]: managed identity on Azure, the kvref emulator when
@@ -29,7 +29,7 @@ use tree::Path;
 /// # Ok(()) }
 /// ```
 pub async fn resolve(config: Config) -> Result<ResolvedConfig, Error> {
-    let leaves = tree::candidate_leaves(&config.cache);
+    let leaves = references(&config.cache);
     if leaves.is_empty() {
         return Ok(ResolvedConfig::new(config, None));
     }
@@ -62,7 +62,7 @@ pub async fn resolve_with(
     config: Config,
     resolver: &kvref::Resolver,
 ) -> Result<ResolvedConfig, Error> {
-    let leaves = tree::candidate_leaves(&config.cache);
+    let leaves = references(&config.cache);
     if leaves.is_empty() {
         return Ok(ResolvedConfig::new(config, None));
     }
@@ -72,20 +72,23 @@ pub async fn resolve_with(
 /// Resolves the candidate leaves and layers the overlay on top of `config`.
 async fn overlay_secrets(
     config: Config,
-    leaves: Vec<(Path, String)>,
+    leaves: Vec<Leaf>,
     resolver: &kvref::Resolver,
 ) -> Result<ResolvedConfig, Error> {
     let resolved = resolver
         .resolve(
             leaves
                 .iter()
-                .map(|(path, value)| (path.to_string(), value.as_str())),
+                .map(|leaf| (leaf.path().to_string(), leaf.value())),
         )
         .await
         .into_result()
         .map_err(Error::kvref)?;
 
-    let mut paths: Vec<Option<Path>> = leaves.into_iter().map(|(path, _)| Some(path)).collect();
+    let mut paths: Vec<Option<Path>> = leaves
+        .into_iter()
+        .map(|leaf| Some(leaf.into_path()))
+        .collect();
     let mut entries = Vec::new();
     for (index, outcome, secret) in resolved.secrets() {
         if let Some(path) = paths.get_mut(index).and_then(Option::take) {
