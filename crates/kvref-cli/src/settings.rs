@@ -156,6 +156,8 @@ impl SettingsFile {
                 reason,
             },
         })?;
+        // kvref's parser first: its errors quote nothing, and it refuses what would be too deep
+        // (YAML flow nesting, serde's recursion limits) before config's recursive readers see it.
         let tree = parse(&text, format).map_err(|(format, reason)| SettingsError::Parse {
             path: shown.clone(),
             format,
