@@ -315,19 +315,14 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<Value, (&'static str, 
                     ),
                 ));
             }
-            let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            // `<<` merge keys stay plain keys: config (yaml-rust2) does not apply them, so an app
+            // reads `prod.<<.db`, and the tree must match for `kvref resolve` to find that leaf.
+            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
                 let at = e
                     .location()
                     .map(|l| format!(" at line {} column {}", l.line(), l.column()))
                     .unwrap_or_default();
                 ("YAML", format!("syntax error{at}"))
-            })?;
-            // `<<: *defaults` merge keys, as YAML-reading config libraries apply them.
-            yaml.apply_merge().map_err(|_| {
-                (
-                    "YAML",
-                    "a `<<` merge key does not name a mapping".to_owned(),
-                )
             })?;
             Ok(from_yaml(yaml))
         }
@@ -487,11 +482,19 @@ mod tests {
     }
 
     #[test]
-    fn yaml_merge_keys_are_applied_to_the_tree() {
-        let yaml =
-            format!("defaults: &defaults\n  db: \"{A}\"\nprod:\n  <<: *defaults\n  name: p\n");
-        let tree = parse(&yaml, Format::Yaml).unwrap();
-        assert_eq!(tree["prod"]["db"], A);
+    fn yaml_merge_keys_are_read_as_config_reads_them() {
+        let yaml = format!("defaults: &defaults\n  db: \"{A}\"\nprod:\n  <<: *defaults\n");
+        let found = file_settings(&yaml, FileFormat::Yaml, "f").unwrap();
+        let keys: Vec<&str> = found.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys, ["defaults.db", "prod.<<.db"]);
+        let mut tree = parse(&yaml, Format::Yaml).unwrap();
+        for setting in &found {
+            assert!(
+                replace_leaf(&mut tree, &setting.place, Value::from("R")),
+                "{setting:?}"
+            );
+        }
+        assert_eq!(tree["prod"]["<<"]["db"], "R");
     }
 
     #[test]
