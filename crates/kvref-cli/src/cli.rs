@@ -40,13 +40,14 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// Settings files to scan: .toml, .json, .yaml/.yml, .env. Nested keys become dotted paths
-    /// (`db.password`), array items their index (`hosts.0`).
+    /// Settings files to scan: .toml, .json, .yaml/.yml, .env. Keys are named as the `config`
+    /// crate names them: dotted paths (`db.password`), array items in brackets (`hosts[0]`).
     #[arg(value_name = "FILE", required_unless_present = "env")]
     pub(crate) files: Vec<PathBuf>,
 
-    /// Also scan environment variables whose name starts with PREFIX (`APP_DB__PASSWORD` with
-    /// `--env APP_` is setting `db.password`). May be repeated.
+    /// Also scan environment variables under PREFIX, read as config's `Environment` with
+    /// separator `__` reads them (`APP__DB__PASSWORD` with `--env APP`, `APP_DB__PASSWORD` with
+    /// `--env APP_`, are setting `db.password`). May be repeated.
     #[arg(long, value_name = "PREFIX")]
     pub(crate) env: Vec<String>,
 

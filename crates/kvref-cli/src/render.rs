@@ -2,8 +2,6 @@
 
 use serde_json::Value;
 
-use crate::settings::flatten_all;
-
 /// The output formats of `kvref resolve`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum OutputFormat {
@@ -99,6 +97,33 @@ fn env_quote(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Calls `leaf(dotted key, value)` for every leaf under `node` (strings, numbers, booleans,
+/// nulls; not empty tables or arrays): the names of `env` output, `db.hosts.0` for
+/// `DB__HOSTS__0`. Output only: settings are read through config's walker.
+fn flatten_all(node: &Value, leaf: &mut dyn FnMut(&str, &Value)) {
+    fn under(node: &Value, prefix: &mut String, leaf: &mut dyn FnMut(&str, &Value)) {
+        let mut descend = |prefix: &mut String, name: &str, child: &Value| {
+            let len = prefix.len();
+            if !prefix.is_empty() {
+                prefix.push('.');
+            }
+            prefix.push_str(name);
+            under(child, prefix, leaf);
+            prefix.truncate(len);
+        };
+        match node {
+            Value::Object(map) => map.iter().for_each(|(k, v)| descend(prefix, k, v)),
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    descend(prefix, &i.to_string(), v);
+                }
+            }
+            leaf_value => leaf(prefix, leaf_value),
+        }
+    }
+    under(node, &mut String::new(), leaf);
 }
 
 fn to_toml(value: &Value) -> Option<toml::Value> {

@@ -37,7 +37,7 @@ pub(crate) async fn run(args: ResolveArgs) -> Result<u8, CliError> {
         } else {
             redacted(outcome)
         };
-        replace_leaf(&mut tree, &setting.path, Value::String(shown));
+        replace_leaf(&mut tree, &setting.place, Value::String(shown));
     }
     let format = args.format.unwrap_or(match file.format {
         Format::Toml => OutputFormat::Toml,

@@ -1,28 +1,33 @@
-//! Reading settings files (TOML, JSON, YAML, .env) and prefixed environment variables into one
-//! flat list of `(dotted key, source, string value)` for the resolver.
+//! Reading settings files (TOML, JSON, YAML, .env) and prefixed environment variables the way an
+//! app reads them with the `config` crate, into one list of `(key, source, string value)` for the
+//! resolver.
 //!
-//! Every format is read into one tree (`serde_json::Value`) so that `kvref resolve` can write the
-//! same shape back out. Nested tables become dotted keys (`db.password`) and array items their index
-//! (`hosts.0`). Only string leaves can hold a Key Vault reference; other leaves are kept in the tree
-//! but never listed.
-//!
-//! Parse errors name the file, line and column but never quote the file's text: a settings file
-//! may hold a plain secret next to the references.
+//! A file is read within the limits of [`limits`] and parsed twice: by kvref's own parsers into a
+//! tree (`serde_json::Value`), whose errors name the file, line and column but never quote the
+//! file's text (a settings file may hold a plain secret next to the references) and which `kvref
+//! resolve` writes back out; and by `config` itself, whose values kvref-config's walker lists with
+//! config's key names (`db.password`, `hosts[0]`). Environment variables (and the lines of a .env
+//! file) are named by config's `Environment` with `separator("__")`: `APP__DB__PASSWORD` is
+//! `db.password`. Only string leaves can hold a Key Vault reference.
 
+mod dotenv;
 mod limits;
 
 use std::path::{Path, PathBuf};
 
+use config::{Environment, FileFormat, Source, ValueKind};
+use kvref_config::Step;
 use serde_json::{Map, Value};
 
-/// One string leaf of the settings.
+/// One string leaf of the settings that may be a Key Vault reference.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Setting {
-    /// The dotted key, e.g. `db.password` or `hosts.0`: for people to read. Two leaves may share
-    /// it (`{"a.b": .., "a": {"b": ..}}`), so [`Setting::path`] is what finds the leaf again.
+    /// The key as `config` names it, e.g. `db.password` or `hosts[0].token`: for people to read.
+    /// Two leaves may share it (`{"a.b": .., "a": {"b": ..}}`), so [`Setting::place`] is what
+    /// finds the leaf again.
     pub(crate) key: String,
-    /// The exact place of the leaf in its file's tree (empty for an environment variable).
-    pub(crate) path: Vec<Segment>,
+    /// The exact place of the leaf in its file's tree.
+    pub(crate) place: Place,
     /// Where it came from: a file name as given on the command line, or `env:NAME`.
     pub(crate) source: String,
     /// The raw value (may be a reference, may be a plain secret: never printed by `kvref check`).
@@ -39,13 +44,14 @@ impl std::fmt::Debug for Setting {
     }
 }
 
-/// One step from a node of the settings tree to a child.
+/// Where a setting sits in its source.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Segment {
-    /// A table's member, by its exact name (which may contain dots).
-    Key(String),
-    /// An array's item.
-    Index(usize),
+pub(crate) enum Place {
+    /// In a TOML, JSON or YAML file's tree: the steps config's walker took, each table key as
+    /// written (a key may contain dots).
+    Tree(kvref_config::Path),
+    /// A variable: an environment variable, or a line of a .env file (its name as written).
+    Variable(String),
 }
 
 /// The formats `kvref` reads.
@@ -70,6 +76,16 @@ impl Format {
             "env" => Some(Format::Dotenv),
             _ if name.starts_with(".env") => Some(Format::Dotenv),
             _ => None,
+        }
+    }
+
+    /// The name in messages.
+    fn name(self) -> &'static str {
+        match self {
+            Format::Toml => "TOML",
+            Format::Json => "JSON",
+            Format::Yaml => "YAML",
+            Format::Dotenv => ".env",
         }
     }
 }
@@ -99,6 +115,12 @@ pub(crate) enum SettingsError {
     },
     #[error("{path}: the top level must be a table of settings, not a single value")]
     NotATable { path: String },
+    // config's own message may quote the file; it is not shown.
+    #[error(
+        "{path}: valid {format}, but the `config` crate an app reads it with cannot (for example a \
+         key that is a list or a table, or more than one YAML document)"
+    )]
+    NotReadByConfig { path: String, format: &'static str },
 }
 
 /// One settings file, parsed.
@@ -108,8 +130,10 @@ pub(crate) struct SettingsFile {
     pub(crate) path: PathBuf,
     /// The format it was read as.
     pub(crate) format: Format,
-    /// The whole tree (an object at the top).
+    /// The whole tree (an object at the top), as written.
     pub(crate) tree: Value,
+    /// The string leaves that may be references, as `config` names them.
+    settings: Vec<Setting>,
 }
 
 impl SettingsFile {
@@ -132,18 +156,36 @@ impl SettingsFile {
                 reason,
             },
         })?;
+        // kvref's parser first: its errors quote nothing, and it refuses what would be too deep
+        // (YAML flow nesting, serde's recursion limits) before config's recursive readers see it.
         let tree = parse(&text, format).map_err(|(format, reason)| SettingsError::Parse {
             path: shown.clone(),
             format,
             reason,
         })?;
-        if !tree.is_object() {
+        let Value::Object(top) = &tree else {
             return Err(SettingsError::NotATable { path: shown });
-        }
+        };
+        let settings = match config_format(format) {
+            Some(file_format) => file_settings(&text, file_format, &shown).ok_or_else(|| {
+                SettingsError::NotReadByConfig {
+                    path: shown.clone(),
+                    format: format.name(),
+                }
+            })?,
+            // A .env file's names are mapped like environment variables without a prefix.
+            None => variables(
+                top.iter()
+                    .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?))),
+                &Environment::default().separator("__"),
+                |_| shown.clone(),
+            ),
+        };
         Ok(SettingsFile {
             path: path.to_owned(),
             format,
             tree,
+            settings,
         })
     }
 
@@ -152,20 +194,91 @@ impl SettingsFile {
         self.path.display().to_string()
     }
 
-    /// Every string leaf, in key order.
+    /// Every string leaf that may be a reference, in key order.
     pub(crate) fn settings(&self) -> Vec<Setting> {
-        let source = self.source();
-        let mut out = Vec::new();
-        flatten(&self.tree, &mut |path, key, value| {
-            out.push(Setting {
-                key: key.to_owned(),
-                path: path.to_vec(),
-                source: source.clone(),
-                value: value.to_owned(),
-            })
-        });
-        out
+        self.settings.clone()
     }
+}
+
+fn config_format(format: Format) -> Option<FileFormat> {
+    match format {
+        Format::Toml => Some(FileFormat::Toml),
+        Format::Json => Some(FileFormat::Json),
+        Format::Yaml => Some(FileFormat::Yaml),
+        Format::Dotenv => None,
+    }
+}
+
+/// The candidate references of a file as `config` reads it; `None` if config cannot.
+///
+/// The file's table is walked as config's `File` source collects it, before a `Config` merges it:
+/// merging splits a top-level key written `"a.b"` into `a` then `b`, so of `{"a.b": .., "a": {"b":
+/// ..}}` only one would be seen, and the other would not be found again in the file's tree. Both
+/// are named `a.b`, as an app's `Config` names them.
+fn file_settings(text: &str, format: FileFormat, source: &str) -> Option<Vec<Setting>> {
+    let table = config::File::from_str(text, format).collect().ok()?;
+    let root = config::Value::new(None, ValueKind::Table(table));
+    let settings = kvref_config::references(&root)
+        .into_iter()
+        .map(|leaf| Setting {
+            key: leaf.path().to_string(),
+            place: Place::Tree(leaf.path().clone()),
+            source: source.to_owned(),
+            value: leaf.value().to_owned(),
+        })
+        .collect();
+    Some(settings)
+}
+
+/// The candidate references among `vars`, each named by `naming` (config's `Environment`) as an
+/// app reading them would, from source `source(variable name)`. Each variable is collected alone,
+/// so every row can say which variable it came from.
+fn variables<'a>(
+    vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    naming: &Environment,
+    source: impl Fn(&str) -> String,
+) -> Vec<Setting> {
+    let mut out = Vec::new();
+    for (name, value) in vars {
+        let one = config::Map::from_iter([(name.to_owned(), value.to_owned())]);
+        // Collecting strings cannot fail (config only refuses values that are not Unicode).
+        let Ok(table) = naming.clone().source(Some(one)).collect() else {
+            continue;
+        };
+        let root = config::Value::new(None, ValueKind::Table(table));
+        for leaf in kvref_config::references(&root) {
+            let key = leaf.path().to_string();
+            // A variable named just the prefix names no setting.
+            if key.is_empty() {
+                continue;
+            }
+            out.push(Setting {
+                key,
+                place: Place::Variable(name.to_owned()),
+                source: source(name),
+                value: leaf.value().to_owned(),
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.key, &a.source).cmp(&(&b.key, &b.source)));
+    out
+}
+
+/// Environment variables under `prefix` that may be references, named as config's
+/// `Environment` names them, from source `env:NAME`. `--env APP` reads as an app's
+/// `Environment::with_prefix("APP").separator("__")` does (`APP__DB__PASSWORD` is `db.password`);
+/// `--env APP_` as one with `.prefix_separator("_")` as well (`APP_DB__PASSWORD`); keys are lower
+/// case, as config makes them.
+pub(crate) fn from_env<'a>(
+    vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    prefix: &str,
+) -> Vec<Setting> {
+    let naming = match prefix.strip_suffix('_') {
+        Some(stem) if !stem.is_empty() => Environment::with_prefix(stem).prefix_separator("_"),
+        _ if prefix.is_empty() => Environment::default(),
+        _ => Environment::with_prefix(prefix),
+    };
+    variables(vars, &naming.separator("__"), |name| format!("env:{name}"))
 }
 
 /// Parses `text` as `format` into a tree; on error, the format's name and a reason that quotes
@@ -202,23 +315,18 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<Value, (&'static str, 
                     ),
                 ));
             }
-            let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            // `<<` merge keys stay plain keys: config (yaml-rust2) does not apply them, so an app
+            // reads `prod.<<.db`, and the tree must match for `kvref resolve` to find that leaf.
+            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
                 let at = e
                     .location()
                     .map(|l| format!(" at line {} column {}", l.line(), l.column()))
                     .unwrap_or_default();
                 ("YAML", format!("syntax error{at}"))
             })?;
-            // `<<: *defaults` merge keys, as YAML-reading config libraries apply them.
-            yaml.apply_merge().map_err(|_| {
-                (
-                    "YAML",
-                    "a `<<` merge key does not name a mapping".to_owned(),
-                )
-            })?;
             Ok(from_yaml(yaml))
         }
-        Format::Dotenv => parse_dotenv(text).map_err(|line| {
+        Format::Dotenv => dotenv::parse_dotenv(text).map_err(|line| {
             (
                 ".env",
                 format!("line {line} is not `NAME=value` (or a comment)"),
@@ -234,89 +342,26 @@ fn line_column(text: &str, offset: usize) -> String {
     format!("line {line} column {column}")
 }
 
-/// Calls `leaf(path, dotted key, value)` for every string leaf under `node`.
-pub(crate) fn flatten(node: &Value, leaf: &mut dyn FnMut(&[Segment], &str, &str)) {
-    flatten_under(
-        node,
-        &mut Vec::new(),
-        &mut String::new(),
-        &mut |path, key, value| {
-            if let Value::String(s) = value {
-                leaf(path, key, s);
-            }
-        },
-    );
-}
-
-/// Calls `leaf(dotted key, value)` for every leaf under `node` (strings, numbers, booleans,
-/// nulls; not empty tables or arrays).
-pub(crate) fn flatten_all(node: &Value, leaf: &mut dyn FnMut(&str, &Value)) {
-    flatten_under(
-        node,
-        &mut Vec::new(),
-        &mut String::new(),
-        &mut |_, key, value| leaf(key, value),
-    );
-}
-
-/// Walks the leaves below `path` (whose dotted form is `prefix`); both are restored before
-/// returning.
-fn flatten_under(
-    node: &Value,
-    path: &mut Vec<Segment>,
-    prefix: &mut String,
-    leaf: &mut dyn FnMut(&[Segment], &str, &Value),
-) {
-    let mut descend =
-        |path: &mut Vec<Segment>, prefix: &mut String, segment: Segment, child: &Value| {
-            let len = prefix.len();
-            if !prefix.is_empty() {
-                prefix.push('.');
-            }
-            match &segment {
-                Segment::Key(k) => prefix.push_str(k),
-                Segment::Index(i) => prefix.push_str(&i.to_string()),
-            }
-            path.push(segment);
-            flatten_under(child, path, prefix, leaf);
-            path.pop();
-            prefix.truncate(len);
-        };
+/// Replaces the string leaf at `place` in `tree` with `replacement`. Returns whether there was a
+/// string leaf there.
+pub(crate) fn replace_leaf(tree: &mut Value, place: &Place, replacement: Value) -> bool {
+    let node = match place {
+        Place::Variable(name) => tree.get_mut(name),
+        Place::Tree(path) => path
+            .steps()
+            .iter()
+            .try_fold(tree, |node, step| match (step, node) {
+                (Step::Key(key), Value::Object(map)) => map.get_mut(key),
+                (Step::Index(index), Value::Array(items)) => items.get_mut(*index),
+                _ => None,
+            }),
+    };
     match node {
-        Value::Object(map) => {
-            for (k, v) in map {
-                descend(path, prefix, Segment::Key(k.clone()), v);
-            }
+        Some(node) if node.is_string() => {
+            *node = replacement;
+            true
         }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                descend(path, prefix, Segment::Index(i), v);
-            }
-        }
-        leaf_value => leaf(path, prefix, leaf_value),
-    }
-}
-
-/// Replaces the string leaf at `path` (as [`flatten`] gives it) with `replacement`.
-/// Returns whether there was a string leaf there.
-pub(crate) fn replace_leaf(tree: &mut Value, path: &[Segment], replacement: Value) -> bool {
-    let mut node = tree;
-    for segment in path {
-        let child = match (segment, node) {
-            (Segment::Key(k), Value::Object(map)) => map.get_mut(k),
-            (Segment::Index(i), Value::Array(items)) => items.get_mut(*i),
-            _ => None,
-        };
-        match child {
-            Some(child) => node = child,
-            None => return false,
-        }
-    }
-    if node.is_string() {
-        *node = replacement;
-        true
-    } else {
-        false
+        _ => false,
     }
 }
 
@@ -372,134 +417,20 @@ fn yaml_key(key: serde_yaml_ng::Value) -> String {
     }
 }
 
-/// Parses a .env file: `NAME=value` lines, optional `export `, `#` comments, values unquoted
-/// (an inline ` #` starts a comment), in single quotes (literal) or double quotes (`\n`, `\t`,
-/// `\"`, `\\` escapes; may span lines). No variable expansion: a check must see the file as
-/// written. On error, the 1-based line number.
-fn parse_dotenv(text: &str) -> Result<Value, usize> {
-    let mut map = Map::new();
-    let mut lines = text.lines().enumerate();
-    while let Some((index, raw)) = lines.next() {
-        let line_no = index + 1;
-        let line = raw.trim_start_matches('\u{feff}').trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
-        let (name, rest) = line.split_once('=').ok_or(line_no)?;
-        let name = name.trim();
-        let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if !valid_name {
-            return Err(line_no);
-        }
-        let rest = rest.trim_start();
-        let value = if let Some(body) = rest.strip_prefix('\'') {
-            let end = body.find('\'').ok_or(line_no)?;
-            trailing_comment_only(&body[end + 1..], line_no)?;
-            body[..end].to_owned()
-        } else if let Some(body) = rest.strip_prefix('"') {
-            let mut value = String::new();
-            let mut current = body.to_owned();
-            loop {
-                match unescape_until_quote(&current, &mut value) {
-                    Some(after) => {
-                        trailing_comment_only(&current[after..], line_no)?;
-                        break;
-                    }
-                    None => {
-                        // The quoted value continues on the next line.
-                        let (_, next) = lines.next().ok_or(line_no)?;
-                        value.push('\n');
-                        current = next.to_owned();
-                    }
-                }
-            }
-            value
-        } else {
-            let end = rest.find(" #").unwrap_or(rest.len());
-            rest[..end].trim_end().to_owned()
-        };
-        map.insert(name.to_owned(), Value::String(value));
-    }
-    Ok(Value::Object(map))
-}
-
-/// Appends the unescaped text of `s` up to an unescaped `"` to `out`; returns the byte offset just
-/// after that quote, or `None` when the line ends first.
-fn unescape_until_quote(s: &str, out: &mut String) -> Option<usize> {
-    let mut chars = s.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some(i + 1),
-            '\\' => match chars.next() {
-                Some((_, 'n')) => out.push('\n'),
-                Some((_, 't')) => out.push('\t'),
-                Some((_, 'r')) => out.push('\r'),
-                Some((_, other)) => out.push(other),
-                None => out.push('\\'),
-            },
-            other => out.push(other),
-        }
-    }
-    None
-}
-
-fn trailing_comment_only(rest: &str, line_no: usize) -> Result<(), usize> {
-    let rest = rest.trim();
-    if rest.is_empty() || rest.starts_with('#') {
-        Ok(())
-    } else {
-        Err(line_no)
-    }
-}
-
-/// Environment variables whose name starts with `prefix`, as settings: `APP_DB__PASSWORD` with
-/// prefix `APP_` (or `APP`) becomes key `db.password` (double underscore nests, lower case, as
-/// the `config` crate does) from source `env:APP_DB__PASSWORD`.
-pub(crate) fn from_env<'a>(
-    vars: impl IntoIterator<Item = (&'a str, &'a str)>,
-    prefix: &str,
-) -> Vec<Setting> {
-    let mut out = Vec::new();
-    for (name, value) in vars {
-        let Some(rest) = name.strip_prefix(prefix) else {
-            continue;
-        };
-        let rest = if prefix.ends_with('_') || prefix.is_empty() {
-            rest
-        } else {
-            match rest.strip_prefix('_') {
-                Some(r) => r,
-                None => continue,
-            }
-        };
-        if rest.is_empty() {
-            continue;
-        }
-        out.push(Setting {
-            key: rest.to_ascii_lowercase().replace("__", "."),
-            path: Vec::new(),
-            source: format!("env:{name}"),
-            value: value.to_owned(),
-        });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn leaves(text: &str, format: Format) -> Vec<(String, String)> {
-        let tree = parse(text, format).unwrap();
-        let mut out = Vec::new();
-        flatten(&tree, &mut |_, k, v| out.push((k.to_owned(), v.to_owned())));
-        // Map order depends on serde_json's `preserve_order` feature somewhere in the build.
-        out.sort();
-        out
+    const A: &str = "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)";
+    const B: &str = "@Microsoft.KeyVault(VaultName=v;SecretName=b)";
+
+    /// `(key, value)` of every candidate reference of `text`, as `kvref check` lists them.
+    fn found(text: &str, format: Format) -> Vec<(String, String)> {
+        file_settings(text, config_format(format).unwrap(), "f")
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.key, s.value))
+            .collect()
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -510,87 +441,99 @@ mod tests {
     }
 
     #[test]
-    fn toml_nested_tables_and_arrays_flatten_to_dotted_keys() {
-        let text = r#"
+    fn toml_nested_tables_and_arrays_are_named_as_config_names_them() {
+        let text = format!(
+            r#"
             name = "app"
             port = 8080
             when = 1979-05-27T07:32:00Z
             [db]
-            password = "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)"
+            password = "{A}"
             [[db.replicas]]
             url = "r0"
             [[db.replicas]]
-            url = "r1"
-            tags = ["x", 3, "y"]
-        "#;
+            url = "{B}"
+            tags = ["x", 3, "{A}"]
+        "#
+        );
         assert_eq!(
-            leaves(text, Format::Toml),
+            found(&text, Format::Toml),
             pairs(&[
-                (
-                    "db.password",
-                    "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)"
-                ),
-                ("db.replicas.0.url", "r0"),
-                ("db.replicas.1.tags.0", "x"),
-                ("db.replicas.1.tags.2", "y"),
-                ("db.replicas.1.url", "r1"),
-                ("name", "app"),
-                ("when", "1979-05-27T07:32:00Z"),
+                ("db.password", A),
+                ("db.replicas[1].tags[2]", A),
+                ("db.replicas[1].url", B),
             ])
         );
     }
 
     #[test]
-    fn json_and_yaml_flatten_alike() {
-        let json = r#"{"a": {"b": ["s", {"c": "d"}], "n": 1, "z": null, "t": true}}"#;
-        let yaml = "a:\n  b:\n    - s\n    - c: d\n  n: 1\n  z: ~\n  t: true\n";
-        let expected = pairs(&[("a.b.0", "s"), ("a.b.1.c", "d")]);
-        assert_eq!(leaves(json, Format::Json), expected);
-        assert_eq!(leaves(yaml, Format::Yaml), expected);
+    fn json_and_yaml_are_named_alike() {
+        let json = format!(r#"{{"a": {{"b": ["{A}", {{"c": "{B}"}}], "n": 1, "z": null}}}}"#);
+        let yaml = format!("a:\n  b:\n    - \"{A}\"\n    - c: \"{B}\"\n  n: 1\n  z: ~\n");
+        let expected = pairs(&[("a.b[0]", A), ("a.b[1].c", B)]);
+        assert_eq!(found(&json, Format::Json), expected);
+        assert_eq!(found(&yaml, Format::Yaml), expected);
     }
 
     #[test]
-    fn yaml_merge_keys_are_applied() {
-        let yaml = "defaults: &defaults\n  db: \"@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)\"\nprod:\n  <<: *defaults\n  name: p\n";
-        assert_eq!(
-            leaves(yaml, Format::Yaml),
-            pairs(&[
-                (
-                    "defaults.db",
-                    "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)"
-                ),
-                (
-                    "prod.db",
-                    "@KeyVault(SecretUri=https://v.vault.azure.net/secrets/a)"
-                ),
-                ("prod.name", "p"),
-            ])
-        );
+    fn yaml_non_string_keys_are_named_as_config_names_them() {
+        let yaml = format!("1: \"{A}\"\ntrue: \"{B}\"\n");
+        assert_eq!(found(&yaml, Format::Yaml), pairs(&[("1", A), ("true", B)]));
     }
 
     #[test]
-    fn yaml_non_string_keys_and_tags() {
-        let yaml = "1: one\ntrue: yes-string\nx: !custom tagged\n";
-        assert_eq!(
-            leaves(yaml, Format::Yaml),
-            pairs(&[("1", "one"), ("true", "yes-string"), ("x", "tagged")])
-        );
+    fn yaml_merge_keys_are_read_as_config_reads_them() {
+        let yaml = format!("defaults: &defaults\n  db: \"{A}\"\nprod:\n  <<: *defaults\n");
+        let found = file_settings(&yaml, FileFormat::Yaml, "f").unwrap();
+        let keys: Vec<&str> = found.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys, ["defaults.db", "prod.<<.db"]);
+        let mut tree = parse(&yaml, Format::Yaml).unwrap();
+        for setting in &found {
+            assert!(
+                replace_leaf(&mut tree, &setting.place, Value::from("R")),
+                "{setting:?}"
+            );
+        }
+        assert_eq!(tree["prod"]["<<"]["db"], "R");
     }
 
     #[test]
     fn dotenv_forms() {
         let text = "# comment\n\nexport A=plain value # note\nB='single # kept'\nC=\"dq \\\"x\\\"\\n\"\nD=\"multi\nline\"\nE=\n F = spaced \nG=a#b\n";
         assert_eq!(
-            leaves(text, Format::Dotenv),
-            pairs(&[
-                ("A", "plain value"),
-                ("B", "single # kept"),
-                ("C", "dq \"x\"\n"),
-                ("D", "multi\nline"),
-                ("E", ""),
-                ("F", "spaced"),
-                ("G", "a#b"),
-            ])
+            parse(text, Format::Dotenv).unwrap(),
+            serde_json::json!({
+                "A": "plain value",
+                "B": "single # kept",
+                "C": "dq \"x\"\n",
+                "D": "multi\nline",
+                "E": "",
+                "F": "spaced",
+                "G": "a#b",
+            })
+        );
+    }
+
+    #[test]
+    fn dotenv_names_are_mapped_like_environment_variables() {
+        let files = tempfile::tempdir().unwrap();
+        let path = files.path().join(".env");
+        std::fs::write(&path, format!("API_KEY={A}\nDB__PASSWORD={B}\nPLAIN=x\n")).unwrap();
+        let file = SettingsFile::read(&path).unwrap();
+        let found: Vec<(String, Place)> = file
+            .settings()
+            .into_iter()
+            .map(|s| (s.key, s.place))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("api_key".to_owned(), Place::Variable("API_KEY".to_owned())),
+                (
+                    "db.password".to_owned(),
+                    Place::Variable("DB__PASSWORD".to_owned())
+                ),
+            ]
         );
     }
 
@@ -627,76 +570,73 @@ mod tests {
     }
 
     #[test]
-    fn env_prefix_with_or_without_underscore() {
+    fn env_prefixes_read_as_configs_environment_reads_them() {
         let vars = [
-            ("APP_DB__PASSWORD", "v1"),
-            ("APPLE", "no"),
-            ("APP_", "empty-name"),
-            ("OTHER", "no"),
+            ("APP_DB__PASSWORD", A),
+            ("APP__DB__PASSWORD", B),
+            ("APPLE", A),
+            ("APP_", A),
+            ("OTHER", A),
+            ("APP_PLAIN", "plain"),
         ];
-        for prefix in ["APP_", "APP"] {
-            let found = from_env(vars.iter().copied(), prefix);
-            assert_eq!(found.len(), 1, "{prefix}");
-            assert_eq!(found[0].key, "db.password");
-            assert_eq!(found[0].source, "env:APP_DB__PASSWORD");
-            assert_eq!(found[0].value, "v1");
-        }
+        let found = |prefix| -> Vec<(String, String, String)> {
+            from_env(vars.iter().copied(), prefix)
+                .into_iter()
+                .map(|s| (s.key, s.source, s.value))
+                .collect()
+        };
+        let row = |key: &str, name: &str, value: &str| {
+            (key.to_owned(), format!("env:{name}"), value.to_owned())
+        };
+        // `APP_`: names start with `APP_`, as with `.prefix_separator("_")`.
+        assert_eq!(
+            found("APP_"),
+            [
+                row("_db.password", "APP__DB__PASSWORD", B),
+                row("db.password", "APP_DB__PASSWORD", A),
+            ]
+        );
+        // `APP`: config's `Environment::with_prefix("APP").separator("__")`.
+        assert_eq!(found("APP"), [row("db.password", "APP__DB__PASSWORD", B)]);
     }
 
     #[test]
     fn replace_leaf_follows_the_exact_path() {
-        let mut tree = parse(
-            r#"{"a": {"b": ["s", {"c": "d"}]}, "x.y": "z", "x": {"y": "w"}}"#,
-            Format::Json,
-        )
-        .unwrap();
-        let key = |k: &str| Segment::Key(k.to_owned());
-        assert!(replace_leaf(
-            &mut tree,
-            &[key("a"), key("b"), Segment::Index(1), key("c")],
-            Value::from("D")
-        ));
-        assert!(replace_leaf(&mut tree, &[key("x.y")], Value::from("Z")));
+        let text =
+            format!(r#"{{"a": {{"b": ["s", {{"c": "{A}"}}]}}, "x.y": "{A}", "x": {{"y": "w"}}}}"#);
+        let mut tree = parse(&text, Format::Json).unwrap();
+        let places: Vec<Place> = file_settings(&text, FileFormat::Json, "f")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.place)
+            .collect();
+        assert_eq!(places.len(), 2);
+        for place in &places {
+            assert!(replace_leaf(&mut tree, place, Value::from("R")));
+        }
         assert!(!replace_leaf(
             &mut tree,
-            &[key("a"), key("b"), Segment::Index(7)],
-            Value::from("none")
-        ));
-        assert!(!replace_leaf(
-            &mut tree,
-            &[key("a")],
-            Value::from("not a leaf")
-        ));
-        assert!(!replace_leaf(
-            &mut tree,
-            &[key("a"), Segment::Index(0)],
+            &Place::Variable("nothing".into()),
             Value::from("no")
         ));
-        assert_eq!(tree["a"]["b"][1]["c"], "D");
-        assert_eq!(tree["x.y"], "Z");
+        assert_eq!(tree["a"]["b"][1]["c"], "R");
+        assert_eq!(tree["a"]["b"][0], "s");
+        assert_eq!(tree["x.y"], "R");
         assert_eq!(tree["x"]["y"], "w");
     }
 
     #[test]
-    fn colliding_dotted_keys_keep_distinct_paths() {
-        let file = SettingsFile {
-            path: PathBuf::from("c.json"),
-            format: Format::Json,
-            tree: parse(r#"{"a.b": "one", "a": {"b": "two"}}"#, Format::Json).unwrap(),
-        };
-        let mut found: Vec<(String, Vec<Segment>, String)> = file
-            .settings()
-            .into_iter()
-            .map(|s| (s.key, s.path, s.value))
-            .collect();
-        found.sort_by(|x, y| x.2.cmp(&y.2));
-        let key = |k: &str| Segment::Key(k.to_owned());
-        assert_eq!(
-            found,
-            vec![
-                ("a.b".to_owned(), vec![key("a.b")], "one".to_owned()),
-                ("a.b".to_owned(), vec![key("a"), key("b")], "two".to_owned()),
-            ]
-        );
+    fn colliding_dotted_keys_keep_distinct_places() {
+        let text = format!(r#"{{"a.b": "{A}", "a": {{"b": "{B}"}}}}"#);
+        let found = file_settings(&text, FileFormat::Json, "c.json").unwrap();
+        let mut tree = parse(&text, Format::Json).unwrap();
+        assert_eq!(found.len(), 2);
+        for setting in &found {
+            assert_eq!(setting.key, "a.b");
+            let shown = Value::from(format!("from {}", setting.value));
+            assert!(replace_leaf(&mut tree, &setting.place, shown));
+        }
+        assert_eq!(tree["a.b"], format!("from {A}"));
+        assert_eq!(tree["a"]["b"], format!("from {B}"));
     }
 }

@@ -14,7 +14,7 @@ pub use resolved::{Provenance, ResolvedConfig};
 
 use overlay::{Entry, Overlay, Replacement};
 use resolved::secret_id;
-use tree::Path;
+pub use tree::{Leaf, Path, Step, references};
 
 /// Resolves every Key Vault reference in `config` with the resolver the environment describes
 /// ([`kvref::Resolver::from_env`]: managed identity on Azure, the kvref emulator when
@@ -31,7 +31,7 @@ use tree::Path;
 /// # Ok(()) }
 /// ```
 pub async fn resolve(config: Config) -> Result<ResolvedConfig, Error> {
-    let leaves = tree::candidate_leaves(&config.cache);
+    let leaves = references(&config.cache);
     if leaves.is_empty() {
         return Ok(ResolvedConfig::new(config, None));
     }
@@ -64,7 +64,7 @@ pub async fn resolve_with(
     config: Config,
     resolver: &kvref::Resolver,
 ) -> Result<ResolvedConfig, Error> {
-    let leaves = tree::candidate_leaves(&config.cache);
+    let leaves = references(&config.cache);
     if leaves.is_empty() {
         return Ok(ResolvedConfig::new(config, None));
     }
@@ -74,19 +74,19 @@ pub async fn resolve_with(
 /// Resolves the candidate leaves and layers the overlay on top of `config`.
 async fn overlay_secrets(
     config: Config,
-    leaves: Vec<(Path, String)>,
+    leaves: Vec<Leaf>,
     resolver: &kvref::Resolver,
 ) -> Result<ResolvedConfig, Error> {
     let resolved = resolver
         .resolve(
             leaves
                 .iter()
-                .map(|(path, value)| (path.to_string(), value.as_str())),
+                .map(|leaf| (leaf.path().to_string(), leaf.value())),
         )
         .await
         .into_result()
         .map_err(Error::kvref)?;
-    let paths = leaves.into_iter().map(|(path, _)| path).collect();
+    let paths = leaves.into_iter().map(Leaf::into_path).collect();
     overlay_resolved(config, paths, resolved)
 }
 

@@ -148,7 +148,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveBuilder<T> {
         let config = (self.factory)()
             .build()
             .map_err(|e| LiveError::Build(Error::config(&e, None).to_string()))?;
-        let leaves = tree::candidate_leaves(&config.cache);
+        let leaves = tree::references(&config.cache);
         let resolver = match self.resolver {
             Some(resolver) => resolver,
             None if leaves.is_empty() => never_asked().await?,
@@ -156,9 +156,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveBuilder<T> {
         };
         let settings: Vec<(String, String)> = leaves
             .iter()
-            .map(|(path, value)| (path.to_string(), value.clone()))
+            .map(|leaf| (leaf.path().to_string(), leaf.value().to_owned()))
             .collect();
-        let paths: Vec<_> = leaves.into_iter().map(|(path, _)| path).collect();
+        let paths: Vec<_> = leaves.into_iter().map(tree::Leaf::into_path).collect();
         let build = move |resolved: &kvref::Resolved| {
             overlay_resolved(config.clone(), paths.clone(), resolved.clone())?.try_deserialize()
         };

@@ -5,8 +5,8 @@ use std::fmt;
 use config::{Value, ValueKind};
 
 /// One step from a table or an array to a child.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
     /// A table entry.
     Key(String),
     /// An array element.
@@ -15,8 +15,18 @@ pub(crate) enum Step {
 
 /// Where a value sits in the tree: the steps from the root, shown as `config` writes paths
 /// (`servers[0].password`), the form `Config::get` and config's errors use.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Path(pub(crate) Vec<Step>);
+///
+/// ```
+/// let config = config::Config::builder()
+///     .set_override("servers[0].password", "@KeyVault(VaultName=myvault;SecretName=Db)")?
+///     .build()?;
+/// let leaf = &kvref_config::references(&config.cache)[0];
+/// assert_eq!(leaf.path().to_string(), "servers[0].password");
+/// assert_eq!(leaf.path().steps().len(), 3);
+/// # Ok::<(), config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Path(pub(crate) Vec<Step>);
 
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -32,6 +42,12 @@ impl fmt::Display for Path {
 }
 
 impl Path {
+    /// The steps from the root, first to last: what finds the value again in another tree of
+    /// the same shape (a table key may itself contain a dot, which the written form hides).
+    pub fn steps(&self) -> &[Step] {
+        &self.0
+    }
+
     /// Parses `a.b[0].c`; `None` for anything else. Only for looking keys up, so it need not
     /// reject what config's own parser would.
     pub(crate) fn parse(text: &str) -> Option<Path> {
@@ -77,15 +93,68 @@ impl Path {
     }
 }
 
-/// Every string leaf of `root` that may be a Key Vault reference, depth first, with its path.
-/// Only these reach the resolver; every other value is never looked at again.
-pub(crate) fn candidate_leaves(root: &Value) -> Vec<(Path, String)> {
+/// A string value that may be a Key Vault reference ([`kvref::reference::may_be_reference`]),
+/// and where it is. Its Debug shows the path only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Leaf {
+    path: Path,
+    value: String,
+}
+
+impl Leaf {
+    /// Where the value is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The value as the tree holds it: a candidate reference for the resolver.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    pub(crate) fn into_path(self) -> Path {
+        self.path
+    }
+}
+
+impl fmt::Debug for Leaf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Leaf")
+            .field("path", &self.path.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every string leaf under `root` that may be a Key Vault reference (nested tables, arrays), with
+/// its path named as `config` names it, in path order: the walk [`resolve`](crate::resolve) does,
+/// for tools that report on references without resolving them (the `kvref` command). Only these
+/// reach the resolver; every other value is never looked at again. For a built `Config`, pass
+/// `&config.cache`.
+///
+/// ```
+/// let config = config::Config::builder()
+///     .add_source(config::File::from_str(
+///         "port = 8080\n[db]\npassword = \"@Microsoft.KeyVault(VaultName=myvault;SecretName=Db)\"\n\
+///          hosts = [\"a\", \"@KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/Api)\"]\n",
+///         config::FileFormat::Toml,
+///     ))
+///     .build()?;
+/// let found: Vec<String> = kvref_config::references(&config.cache)
+///     .iter()
+///     .map(|leaf| leaf.path().to_string())
+///     .collect();
+/// assert_eq!(found, ["db.hosts[1]", "db.password"]);
+/// # Ok::<(), config::ConfigError>(())
+/// ```
+pub fn references(root: &Value) -> Vec<Leaf> {
     let mut leaves = Vec::new();
     walk(root, &mut Vec::new(), &mut leaves);
+    // Tables are hash maps: sorted, the same settings give the same list every time.
+    leaves.sort_by(|a, b| a.path.cmp(&b.path));
     leaves
 }
 
-fn walk(value: &Value, steps: &mut Vec<Step>, out: &mut Vec<(Path, String)>) {
+fn walk(value: &Value, steps: &mut Vec<Step>, out: &mut Vec<Leaf>) {
     match &value.kind {
         ValueKind::Table(table) => {
             for (key, child) in table {
@@ -102,7 +171,10 @@ fn walk(value: &Value, steps: &mut Vec<Step>, out: &mut Vec<(Path, String)>) {
             }
         }
         ValueKind::String(text) if kvref::reference::may_be_reference(text) => {
-            out.push((Path(steps.clone()), text.clone()));
+            out.push(Leaf {
+                path: Path(steps.clone()),
+                value: text.clone(),
+            });
         }
         _ => {}
     }

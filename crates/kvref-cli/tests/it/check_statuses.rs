@@ -96,17 +96,17 @@ fn expectations() -> Vec<Expected> {
             &["nosuchvault"],
         ),
         expect("db.foreign", "settings.toml", "VaultNotAllowed", None, &[]),
-        expect("hosts.0.token", "settings.toml", "Resolved", None, &[]),
+        expect("hosts[0].token", "settings.toml", "Resolved", None, &[]),
         expect(
-            "hosts.1.broken",
+            "hosts[1].broken",
             "settings.toml",
             "InvalidSyntax",
             None,
             &[],
         ),
-        expect("service.keys.0", "settings.yaml", "Resolved", None, &[]),
+        expect("service.keys[0]", "settings.yaml", "Resolved", None, &[]),
         expect(
-            "service.keys.1",
+            "service.keys[1]",
             "settings.yaml",
             "InvalidSyntax",
             None,
@@ -119,7 +119,7 @@ fn expectations() -> Vec<Expected> {
             None,
             &[],
         ),
-        expect("API_KEY", ".env", "Resolved", None, &[]),
+        expect("api_key", ".env", "Resolved", None, &[]),
         expect("db.from_env", "env:APP_DB__FROM_ENV", "Resolved", None, &[]),
     ]
 }
@@ -253,12 +253,12 @@ async fn json_report_has_the_right_status_code_and_fix_per_row() {
     assert_eq!(pinned["version"], PINNED_VERSION);
     assert_eq!(pinned["resolved_version"], PINNED_VERSION);
     assert_eq!(
-        rows["hosts.0.token"]["reference"],
+        rows["hosts[0].token"]["reference"],
         "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/ApiKey)"
     );
     assert!(rows["db.password"]["version"].is_null());
     // A malformed reference has no canonical form and no vault or secret.
-    for key in ["hosts.1.broken", "service.keys.1"] {
+    for key in ["hosts[1].broken", "service.keys[1]"] {
         assert!(rows[key]["reference"].is_null(), "{}", rows[key]);
         assert!(rows[key]["vault"].is_null(), "{}", rows[key]);
     }
