@@ -231,7 +231,8 @@ fn schedule(inner: &mut Inner, secret: &SecretEvent, pushed: &mut Pushed) {
 }
 
 impl<T> Live<T> {
-    /// Schedules a refresh of the references that `events` name (see the [module](self)) and
+    /// Schedules a refresh of the references that `events` name (matched by vault and secret
+    /// name, ignoring case; pinned references and other vaults are left alone) and
     /// returns at once; `Err` once the refresher has stopped.
     pub fn push(&self, events: &[Event]) -> Result<Pushed, PushUnavailable> {
         if self.handle.asks.is_closed() {
