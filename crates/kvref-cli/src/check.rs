@@ -18,7 +18,7 @@ pub(crate) async fn run(args: CheckArgs) -> Result<u8, CliError> {
     );
 
     let resolver = connect::resolver(&args.connection, &env).await?;
-    let progress = progress::Progress::start(found.reference_like_count());
+    let progress = progress::Progress::start(found.len());
     let resolution = resolver
         .resolve_with_progress(found.resolver_input(), |p| progress.update(p))
         .await;
@@ -71,12 +71,10 @@ impl FoundSettings {
         &self.settings[outcome.index()]
     }
 
-    /// How many settings look like references (for the progress bar).
-    pub(crate) fn reference_like_count(&self) -> usize {
-        self.settings
-            .iter()
-            .filter(|s| kvref::reference::may_be_reference(&s.value))
-            .count()
+    /// How many settings there are: each is already a reference candidate, since the walker
+    /// keeps only those (for the progress bar).
+    pub(crate) fn len(&self) -> usize {
+        self.settings.len()
     }
 
     /// One report row per outcome, with the setting's own key and source.
