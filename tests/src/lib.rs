@@ -12,6 +12,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// The signals a test may stop a server with.
+pub use rustix::process::Signal;
+
 /// How long anything a test waits for may take before it fails: generous, so that a loaded
 /// machine is slow but not wrong. Nothing is asserted about the time itself.
 pub const PATIENCE: Duration = Duration::from_secs(120);
@@ -132,14 +135,19 @@ impl ServerProcess {
     }
 
     /// Sends SIGTERM and waits for the exit, its log and the rest of its stdout.
-    pub async fn terminate(mut self) -> Stopped {
+    pub async fn terminate(self) -> Stopped {
+        self.stop_with(Signal::TERM).await
+    }
+
+    /// Sends `signal` and waits for the exit, its log and the rest of its stdout.
+    pub async fn stop_with(mut self, signal: Signal) -> Stopped {
         let id = self.child.id().expect("the server is still running");
         let pid = rustix::process::Pid::from_raw(id as i32).expect("a child's pid is positive");
         let start = Instant::now();
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
+        rustix::process::kill_process(pid, signal).expect("the signal is sent");
         let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
-            .expect("the server exits after SIGTERM")
+            .expect("the server exits after the signal")
             .expect("its exit status");
         let elapsed = start.elapsed();
         while let Some(line) = self.log.recv().await {
