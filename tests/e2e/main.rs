@@ -14,7 +14,7 @@ mod delivery;
 
 use std::process::ExitCode;
 
-use kvref_e2e::ServerProcess;
+use kvref_e2e::{ServerProcess, assert_clean_stop, example_command, health_secrets};
 use kvref_emulator::{Emulator, EmulatorConfig};
 
 /// Set in a child: which example it is.
@@ -83,64 +83,120 @@ async fn emulator() -> Emulator {
         .expect("the emulator starts")
 }
 
-/// This binary started as the `example` service against `emulator`, on a free port, with
-/// nothing of this process's environment but what it needs.
-async fn start(example: &str, emulator: &Emulator) -> ServerProcess {
-    let mut command = tokio::process::Command::new(std::env::current_exe().expect("own path"));
-    command
-        .env_clear()
-        .env(SERVE_VAR, example)
-        .env("KVREF_EMULATOR", format!("http://{}", emulator.http_addr()))
-        .env("APP__LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "info");
-    ServerProcess::spawn(command).await
+/// A scenario under way: the emulator, the service started against it (its ready line and
+/// first `/health` checked), and a client.
+struct Begun {
+    emulator: Emulator,
+    server: ServerProcess,
+    application_id: String,
+    client: reqwest::Client,
+    /// The version `/health` first reported for the key the scenario rotates.
+    version: String,
 }
 
-/// Stops `server` with SIGTERM and checks the exit: code 0, the refresher stopped, nothing
-/// more on stdout than the ready line, no secret in the log.
-async fn stop(server: ServerProcess, example: &str, secrets: &[&str]) {
-    let stopped = server.terminate().await;
-    println!(
-        "{example}: exited {:?} {:?} after SIGTERM",
-        stopped.status.code(),
-        stopped.elapsed
-    );
-    let log = stopped.log.join("\n");
-    assert_eq!(
-        stopped.status.code(),
-        Some(0),
-        "{example} exit status; log:\n{log}"
-    );
-    assert!(
-        log.contains("stopped: server closed, refresher ended"),
-        "{example} did not report its refresher stopped; log:\n{log}"
-    );
-    assert!(
-        stopped.stdout_after_ready.is_empty(),
-        "{example} printed more than the ready line: {:?}",
-        stopped.stdout_after_ready
-    );
-    for secret in secrets {
-        assert!(!log.contains(secret), "{example} logged a secret value");
+/// Starts this binary as the `example` service against a new emulator, on a free port, and
+/// checks its ready line and `/health` (status ok, `key` in `vault/secret`, no value of
+/// `secrets` shown).
+async fn begin(example: &str, key: &str, (vault, secret): (&str, &str), secrets: &[&str]) -> Begun {
+    let emulator = emulator().await;
+    let program = std::env::current_exe().expect("own path");
+    let command = example_command(program, emulator.http_addr(), &[(SERVE_VAR, example)]);
+    let server = ServerProcess::spawn(command).await;
+    assert_eq!(server.ready["events"]["path"], "/events/keyvault");
+    let application_id = server.ready["events"]["application_id"]
+        .as_str()
+        .expect("the ready line names the application")
+        .to_owned();
+    let client = reqwest::Client::new();
+    let health = get_health(&client, &server).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    for value in secrets {
+        assert!(
+            !health.to_string().contains(value),
+            "/health shows no value"
+        );
+    }
+    let version = version_of(&health, key, (vault, secret));
+    Begun {
+        emulator,
+        server,
+        application_id,
+        client,
+        version,
     }
 }
 
-/// The body of `/health`, checked for its shape, and the version it reports for `key`.
-fn health_version(health: &serde_json::Value, key: &str) -> String {
-    assert!(health["status"].is_string(), "{health}");
-    assert!(health["refresh"].is_object(), "{health}");
-    let secrets = health["secrets"].as_array().expect("secrets is a list");
-    for secret in secrets {
-        for field in ["key", "vault", "secret", "version"] {
-            assert!(secret.get(field).is_some(), "{field} missing in {secret}");
-        }
-    }
+/// `GET /health`: 200 and its body.
+async fn get_health(client: &reqwest::Client, server: &ServerProcess) -> serde_json::Value {
+    let response = client
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect("/health answers");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("/health is JSON")
+}
+
+/// The version `/health` reports for `key`, which must be a reference to `vault/secret`.
+fn version_of(health: &serde_json::Value, key: &str, (vault, secret): (&str, &str)) -> String {
+    let secrets = health_secrets(health);
     let entry = secrets
         .iter()
-        .find(|s| s["key"] == key)
+        .find(|s| s.0 == key)
         .unwrap_or_else(|| panic!("no {key} in {health}"));
-    entry["version"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key} has no version: {health}"))
-        .to_owned()
+    assert_eq!(
+        (entry.1.as_str(), entry.2.as_str()),
+        (vault, secret),
+        "{health}"
+    );
+    entry.3.clone()
+}
+
+impl Begun {
+    /// Rotates `vault/secret` to `value` in the emulator, checks that a forged delivery of the
+    /// event is refused, delivers it as Event Grid does, waits for the service to log the new
+    /// snapshot, and returns the new version.
+    async fn rotate(&mut self, (vault, secret): (&str, &str), value: &str) -> String {
+        let version = self.emulator.set_secret(vault, secret, value).await;
+        let url = self.server.url("/events/keyvault");
+        let event = (vault, secret, version.as_str());
+        assert_eq!(delivery::push_forged(&self.client, &url, event).await, 401);
+        let pushed = delivery::push_rotation(
+            &self.client,
+            &url,
+            &self.emulator,
+            &self.application_id,
+            event,
+        );
+        assert_eq!(pushed.await, 200);
+        self.server
+            .wait_for_log(&["settings: new snapshot in use", "generation=1", &version])
+            .await;
+        version
+    }
+
+    /// Checks `/health` after one rotation: `key` at `version`, one delivery taken and one
+    /// refused; then stops the service with SIGTERM and checks the exit and that no value of
+    /// `secrets` was logged.
+    async fn finish(
+        self,
+        example: &str,
+        key: &str,
+        secret: (&str, &str),
+        version: &str,
+        secrets: &[&str],
+    ) {
+        let health = get_health(&self.client, &self.server).await;
+        assert_eq!(version_of(&health, key, secret), version);
+        assert_eq!(health["refresh"]["generation"], 1, "{health}");
+        assert_eq!(health["refresh"]["events"]["accepted"], 1, "{health}");
+        assert_eq!(health["refresh"]["events"]["rejected"], 1, "{health}");
+        drop(self.client);
+        let stopped = self.server.terminate().await;
+        assert_clean_stop(&stopped, example);
+        let log = stopped.log.join("\n");
+        for secret in secrets {
+            assert!(!log.contains(secret), "{example} logged a secret value");
+        }
+    }
 }
