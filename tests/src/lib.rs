@@ -249,3 +249,70 @@ pub fn assert_clean_stop(stopped: &Stopped, what: &str) {
         "{what} did not report its refresher stopped; log:\n{log}"
     );
 }
+
+/// The checks both example binaries pass: started against the emulator at `emulator` on a
+/// free port, the ready line has exactly the documented shape and the application id of the
+/// example's settings; `/health` answers 200, `ok`, with exactly the references `expected`
+/// (`(key, vault, secret)`, sorted); `signal` stops it cleanly.
+pub async fn check_binary(
+    program: &str,
+    emulator: SocketAddr,
+    expected: &[(&str, &str, &str)],
+    signal: Signal,
+) {
+    let server = ServerProcess::spawn(example_command(program, emulator, &[])).await;
+    assert_eq!(
+        keys(&server.ready),
+        ["events", "listening"],
+        "{}",
+        server.ready
+    );
+    assert_eq!(keys(&server.ready["events"]), ["application_id", "path"]);
+    assert_eq!(server.ready["events"]["path"], "/events/keyvault");
+    let application_id = &server.ready["events"]["application_id"];
+    assert_eq!(application_id, "8c4e2f4a-1b3d-4e5f-9a6b-7c8d9e0f1a2b");
+    assert!(server.addr.ip().is_loopback() && server.addr.port() != 0);
+
+    let health = reqwest::get(server.url("/health"))
+        .await
+        .expect("/health answers");
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.expect("/health is JSON");
+    assert_eq!(health["status"], "ok", "{health}");
+    let secrets: Vec<_> = health_secrets(&health)
+        .into_iter()
+        .map(|(key, vault, secret, _)| (key, vault, secret))
+        .collect();
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(k, v, s)| (k.to_string(), v.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(secrets, expected);
+
+    assert_clean_stop(&server.stop_with(signal).await, program);
+}
+
+/// Starts `program` with `variable` overriding a setting with a reference to a secret that
+/// does not exist: it must exit 1 before its ready line, naming `setting` (in any case), the
+/// status and the `az` command that checks it.
+pub async fn check_broken_reference(
+    program: &str,
+    emulator: SocketAddr,
+    variable: &str,
+    setting: &str,
+) {
+    let broken = [(
+        variable,
+        "@KeyVault(VaultName=myvault;SecretName=NoSuchKey)",
+    )];
+    let output = example_command(program, emulator, &broken)
+        .output()
+        .await
+        .expect("the program runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "no ready line");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.to_lowercase().contains(setting), "{stderr}");
+    assert!(stderr.contains("SecretNotFound"), "{stderr}");
+    assert!(stderr.contains("az keyvault secret show"), "{stderr}");
+}
