@@ -50,6 +50,7 @@ pub(crate) fn add_version(
         ));
     };
     let version = vault_state.add_version(name, value, new);
+    crate::eventgrid::new_version(shared, vault_state, name);
     let secret_name = vault_state
         .secret(name)
         .map_or_else(|| name.to_owned(), |s| s.name.clone());
@@ -123,6 +124,14 @@ fn parse<T: for<'de> Deserialize<'de>>(req: &Req) -> Result<T, Box<Response<Body
             ),
         ))
     })
+}
+
+/// Serves one control request: Event Grid's (which wait on a handshake) or the others.
+pub(crate) async fn serve(shared: &Shared, req: &Req) -> Response<Body> {
+    match crate::eventgrid::handle(shared, req).await {
+        Some(response) => response,
+        None => handle(shared, req),
+    }
 }
 
 /// Serves one control request (`path` is below `/_emulator/`).

@@ -33,11 +33,15 @@ pub enum Endpoint {
     /// Entra ID: the v2 token endpoint and its discovery documents (HTTPS).
     #[serde(rename = "entra")]
     Entra,
+    /// Event Grid's deliveries to subscribers (journal entries only: requests the emulator
+    /// sends, not ones it serves).
+    #[serde(rename = "eventgrid")]
+    EventGrid,
 }
 
 impl Endpoint {
     /// Every endpoint, in documentation order.
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 9] = [
         Endpoint::KeyVault,
         Endpoint::Imds,
         Endpoint::AppService,
@@ -46,10 +50,11 @@ impl Endpoint {
         Endpoint::CloudShell,
         Endpoint::ServiceFabric,
         Endpoint::Entra,
+        Endpoint::EventGrid,
     ];
 
     /// The wire name: `keyvault`, `imds`, `app_service`, `legacy_app_service`, `arc`,
-    /// `cloud_shell`, `service_fabric` or `entra`.
+    /// `cloud_shell`, `service_fabric`, `entra` or `eventgrid`.
     ///
     /// ```
     /// assert_eq!(kvref_emulator::Endpoint::AppService.as_str(), "app_service");
@@ -64,6 +69,7 @@ impl Endpoint {
             Endpoint::CloudShell => "cloud_shell",
             Endpoint::ServiceFabric => "service_fabric",
             Endpoint::Entra => "entra",
+            Endpoint::EventGrid => "eventgrid",
         }
     }
 }
@@ -162,6 +168,11 @@ pub struct JournalEntry {
     /// `http/1.0`). Empty in entries from an emulator older than this field.
     #[serde(default)]
     pub protocol: String,
+    /// For Event Grid's requests (endpoint `eventgrid`): the subscription, the attempt and how
+    /// it ended. `host`, `path` and `query` are then the subscriber's (a query secret masked),
+    /// `status` its answer (0 for none), `authorization` whether a bearer token was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eventgrid: Option<crate::eventgrid::DeliveryAttempt>,
 }
 
 /// Faults in force, in the order they were added.

@@ -393,7 +393,13 @@ fn serve_in_vault(shared: &Shared, vault: &mut Vault, req: &Req) -> Response<Bod
         Operation::GetVersion(name, version) => get(vault, &base, &name, Some(&version)),
         Operation::ListVersions(name) => list_versions(vault, &base, &name, req, &api_version),
         Operation::List => list(vault, &base, req, &api_version),
-        Operation::Set(name) => set(vault, &base, &name, req),
+        Operation::Set(name) => {
+            let response = set(vault, &base, &name, req);
+            if response.status() == StatusCode::OK {
+                crate::eventgrid::new_version(shared, vault, &name);
+            }
+            response
+        }
         Operation::Update(name, version) => update(vault, &base, &name, version.as_deref(), req),
     }
 }

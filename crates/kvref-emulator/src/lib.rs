@@ -26,6 +26,7 @@
 mod config;
 mod control;
 mod entra;
+mod eventgrid;
 mod fault;
 mod http;
 mod identity;
@@ -47,6 +48,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::{ConfigError, EmulatorConfig};
+pub use eventgrid::{
+    AuthInfo, DeliveryAttempt, EVENT_GRID_APP_ID, KEY_VAULT_EVENT_TYPES, Outcome, Schema,
+    Subscription, SubscriptionAuth, SubscriptionError, SubscriptionInfo,
+};
 pub use fault::{Endpoint, Fault, JournalEntry};
 pub use run::run;
 
@@ -274,7 +279,17 @@ impl Emulator {
             .iter()
             .map(|v| (v.name.clone(), Vault::from_config(v)))
             .collect();
-        let shared = Arc::new(Shared {
+        let cancel = CancellationToken::new();
+        let eventgrid_client =
+            eventgrid::EventGrid::client(&certificates.ca_pem).map_err(EmulatorError::Tls)?;
+        let eventgrid_config = config.eventgrid.clone();
+        let shared = Arc::new_cyclic(|weak| Shared {
+            eventgrid: eventgrid::EventGrid::new(
+                &eventgrid_config,
+                eventgrid_client,
+                cancel.clone(),
+                weak.clone(),
+            ),
             issuer: token::TokenIssuer::new(),
             secrets,
             vaults: Mutex::new(vaults),
@@ -292,7 +307,6 @@ impl Emulator {
         let client = build_client(&certificates.ca_pem, https_addr)
             .map_err(|e| EmulatorError::Tls(format!("cannot build the test client: {e}")))?;
 
-        let cancel = CancellationToken::new();
         let acceptor = tokio_rustls::TlsAcceptor::from(certificates.server_config.clone());
         tokio::spawn(server::accept_loop(
             https_listener,
@@ -444,6 +458,39 @@ impl Emulator {
     /// Empties the journal.
     pub async fn clear_requests(&self) {
         lock(&self.shared.journal).clear();
+    }
+
+    /// Creates an Event Grid subscription on every vault, once its endpoint passed the
+    /// validation handshake (a `SubscriptionValidationEvent` POST, or the CloudEvents `OPTIONS`),
+    /// as `POST /_emulator/eventgrid/subscriptions` does. The error says which step failed and
+    /// what the endpoint answered.
+    pub async fn add_subscription(
+        &self,
+        subscription: Subscription,
+    ) -> Result<SubscriptionInfo, SubscriptionError> {
+        self.shared.eventgrid.add(&self.shared, subscription).await
+    }
+
+    /// The Event Grid subscriptions, without secret values.
+    pub fn subscriptions(&self) -> Vec<SubscriptionInfo> {
+        self.shared.eventgrid.list()
+    }
+
+    /// Removes the subscription named `name` (ignoring case); whether there was one. Deliveries
+    /// already under way carry on.
+    pub fn remove_subscription(&self, name: &str) -> bool {
+        self.shared.eventgrid.remove(name)
+    }
+
+    /// The journal's Event Grid entries (handshakes and delivery attempts), oldest first.
+    pub fn deliveries(&self) -> Vec<JournalEntry> {
+        eventgrid::journal(&self.shared)
+    }
+
+    /// Waits until no Event Grid delivery is under way: each one delivered, dead-lettered or
+    /// given up (with the configured retry delays, in tokio time).
+    pub async fn deliveries_settled(&self) {
+        self.shared.eventgrid.settled().await;
     }
 
     /// Stops serving now (dropping the emulator does the same).

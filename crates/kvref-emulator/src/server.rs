@@ -94,6 +94,8 @@ fn dispatch(endpoint: Endpoint, shared: &Shared, req: &Req) -> Response<Body> {
         Endpoint::CloudShell => identity::cloud_shell::handle(shared, req),
         Endpoint::ServiceFabric => identity::service_fabric::handle(shared, req),
         Endpoint::Entra => entra::handle(shared, req),
+        // Event Grid only sends; classify never routes a request here.
+        Endpoint::EventGrid => crate::http::empty(StatusCode::NOT_FOUND),
     }
 }
 
@@ -129,7 +131,7 @@ async fn handle(
         body,
     };
     let endpoint = match classify(connection.https, &req) {
-        Target::Control => return Ok(control::handle(&shared, &req)),
+        Target::Control => return Ok(control::serve(&shared, &req).await),
         Target::Unknown => {
             return Ok(json_response(
                 StatusCode::NOT_FOUND,
@@ -219,6 +221,7 @@ fn record(shared: &Shared, endpoint: Endpoint, req: &Req, protocol: &str, status
         query: req.query.clone(),
         status,
         authorization: req.headers.contains_key(http::header::AUTHORIZATION),
+        eventgrid: None,
     });
 }
 

@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) http_addr: SocketAddr,
     /// The ready-line JSON (`GET /_emulator/info`).
     pub(crate) info: serde_json::Value,
+    /// The emulated Event Grid: subscriptions and deliveries.
+    pub(crate) eventgrid: crate::eventgrid::EventGrid,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it (the data stays consistent per operation).

@@ -12,6 +12,8 @@
 //! so vault hosts go to the emulator and the emulator's App Service managed identity signs in; on
 //! App Service the same code uses the real managed identity.
 
+mod rotation;
+
 use std::process::ExitCode;
 
 use config::{Config, Environment, File};
@@ -21,11 +23,11 @@ use kvref_config::ResolvedConfig;
 use kvref_emulator::{Emulator, EmulatorConfig};
 use serde::Deserialize;
 
-const SETTINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/settings.toml");
+pub(crate) const SETTINGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/settings.toml");
 
 /// The service's typed settings: secrets are `SecretString`, never printed.
 #[derive(Deserialize)]
-struct Settings {
+pub(crate) struct Settings {
     listen: String,
     database: Database,
     payments: Payments,
@@ -111,6 +113,8 @@ async fn run() -> Result<(), String> {
             secret.expose_secret().len()
         );
     }
+
+    rotation::by_poll(&emulator, &resolver).await?;
 
     // What an operator sees when references cannot be resolved: every failure, with its fix.
     let broken = Config::builder()

@@ -56,6 +56,7 @@ pub struct EmulatorConfig {
     pub(crate) legacy_expires_on: LegacyExpiresOn,
     pub(crate) https_port: u16,
     pub(crate) http_port: u16,
+    pub(crate) eventgrid: crate::eventgrid::EventGridConfig,
 }
 
 impl fmt::Debug for EmulatorConfig {
@@ -210,7 +211,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn at(source: &str, offset: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn at(source: &str, offset: usize, message: impl Into<String>) -> Self {
         Self {
             file: None,
             line: Some(line_of(source, offset)),

@@ -35,6 +35,8 @@ pub(super) struct RawConfig {
     pub(super) vaults: Vec<RawVault>,
     #[serde(default)]
     pub(super) role_assignments: Vec<RawRoleAssignment>,
+    #[serde(default)]
+    pub(super) eventgrid: Option<crate::eventgrid::RawEventGrid>,
 }
 
 #[derive(Deserialize)]

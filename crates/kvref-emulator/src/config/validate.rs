@@ -40,6 +40,7 @@ pub(super) fn validate(source: &str, raw: RawConfig) -> Result<EmulatorConfig, C
         .into_iter()
         .map(|ra| role_assignment(source, ra, &principals, &vaults))
         .collect::<Result<_, _>>()?;
+    let eventgrid = crate::eventgrid::validate_config(source, raw.eventgrid)?;
     Ok(EmulatorConfig {
         tenant_id,
         token_lifetime_secs,
@@ -54,6 +55,7 @@ pub(super) fn validate(source: &str, raw: RawConfig) -> Result<EmulatorConfig, C
         legacy_expires_on: raw.legacy_expires_on.unwrap_or(LegacyExpiresOn::Date),
         https_port: 0,
         http_port: 0,
+        eventgrid,
     })
 }
 

@@ -249,6 +249,7 @@ async fn journal_records_requests_but_never_tokens() {
         status,
         authorization,
         protocol: "h2".into(),
+        eventgrid: None,
     };
     let journal = emu.requests().await;
     assert_eq!(
@@ -265,6 +266,7 @@ async fn journal_records_requests_but_never_tokens() {
                 status: 200,
                 authorization: false,
                 protocol: "http/1.1".into(),
+                eventgrid: None,
             },
             secret_read(401, false),
             secret_read(200, true),
