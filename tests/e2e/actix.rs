@@ -29,7 +29,7 @@ async fn report(client: &reqwest::Client, url: &str, key: Option<&str>) -> (u16,
 }
 
 pub(crate) async fn scenario() {
-    let mut run = crate::begin("actix", KEY_SETTING, SECRET, &VALUES).await;
+    let mut run = crate::begin(("actix", "cloudevents"), KEY_SETTING, SECRET, &VALUES).await;
     let reports = run.server.url("/v1/report");
     assert_eq!(report(&run.client, &reports, None).await, (401, None));
     assert_eq!(

@@ -34,7 +34,7 @@ async fn receipt(client: &reqwest::Client, url: &str, key: &str) -> String {
 }
 
 pub(crate) async fn scenario() {
-    let mut run = crate::begin("axum", KEY_SETTING, SECRET, &VALUES).await;
+    let mut run = crate::begin(("axum", "eventgrid"), KEY_SETTING, SECRET, &VALUES).await;
     let receipts = run.server.url("/v1/receipt?order=42");
     assert_eq!(receipt(&run.client, &receipts, OLD_KEY).await, run.version);
 
