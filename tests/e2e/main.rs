@@ -32,15 +32,11 @@ fn main() -> ExitCode {
         }
         Err(_) => {}
     }
-    // `cargo test -- --list` and filters: this binary holds these two tests.
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        println!("axum: test\nactix: test");
+    let Some(selection) = Selection::from_args(std::env::args().skip(1)) else {
+        // `--list`, or `--ignored` (none is): nothing to run.
         return ExitCode::SUCCESS;
-    }
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let wanted =
-        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    };
+    let wanted = |name: &str| selection.runs(name);
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let outcome = runtime.block_on(async {
         let axum = async {
@@ -75,6 +71,62 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Which of this binary's tests to run, from the arguments libtest would take: filters
+/// (`--exact` for exact names), `--skip NAME`, `--list`, `--ignored`; the others (`--nocapture`,
+/// `--test-threads N`, ...) change nothing here.
+struct Selection {
+    filters: Vec<String>,
+    skips: Vec<String>,
+    exact: bool,
+}
+
+/// The tests of this binary.
+const TESTS: [&str; 2] = ["axum", "actix"];
+
+impl Selection {
+    fn from_args(args: impl Iterator<Item = String>) -> Option<Selection> {
+        let mut selection = Selection {
+            filters: Vec::new(),
+            skips: Vec::new(),
+            exact: false,
+        };
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--list" => {
+                    for test in TESTS {
+                        println!("{test}: test");
+                    }
+                    return None;
+                }
+                "--ignored" => return None,
+                "--exact" => selection.exact = true,
+                "--skip" => selection.skips.extend(args.next()),
+                // Options that take a value.
+                "--test-threads" | "--format" | "--color" | "--logfile" | "--shuffle-seed"
+                | "-Z" => {
+                    args.next();
+                }
+                option if option.starts_with('-') => {}
+                filter => selection.filters.push(filter.to_owned()),
+            }
+        }
+        Some(selection)
+    }
+
+    fn runs(&self, name: &str) -> bool {
+        let matches = |pattern: &String| {
+            if self.exact {
+                name == pattern
+            } else {
+                name.contains(pattern.as_str())
+            }
+        };
+        (self.filters.is_empty() || self.filters.iter().any(matches))
+            && !self.skips.iter().any(matches)
     }
 }
 
