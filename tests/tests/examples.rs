@@ -6,12 +6,15 @@
 //! SIGTERM: exit code 0, the time it took printed.
 //!
 //! This binary has no test harness: run with `KVREF_E2E_SERVE=axum` (or `actix`) it *is* the
-//! example service (its library's `main`, the same as the example's binary), otherwise it runs
-//! the scenarios, starting itself as the services. So no other cargo invocation has to have
-//! built the example binaries.
+//! example service (its library's `main`, what `cargo run -p kvref-example-axum` and
+//! `cargo run -p kvref-example-actix` run), otherwise it runs the scenarios, starting itself as
+//! the services. So no other cargo invocation has to have built the example binaries.
 
+#[path = "examples/actix.rs"]
 mod actix;
+#[path = "examples/axum.rs"]
 mod axum;
+#[path = "examples/delivery.rs"]
 mod delivery;
 
 use std::process::ExitCode;
