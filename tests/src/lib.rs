@@ -162,3 +162,9 @@ impl ServerProcess {
         }
     }
 }
+
+/// The top-level README's Rust code, compiled by `cargo test --doc` so that it cannot rot
+/// (its shell commands are run by kvref-cli's `readme` test).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
