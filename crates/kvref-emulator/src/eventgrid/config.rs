@@ -125,7 +125,10 @@ pub(crate) fn validate(
 impl EmulatorConfig {
     /// Event Grid's waits before the 2nd, 3rd, … delivery attempt (the last one repeats;
     /// default Azure's schedule with milliseconds for seconds: 10, 30, 60, 300, … ms).
-    pub fn with_eventgrid_retry_delays(mut self, delays: impl IntoIterator<Item = Duration>) -> Self {
+    pub fn with_eventgrid_retry_delays(
+        mut self,
+        delays: impl IntoIterator<Item = Duration>,
+    ) -> Self {
         self.eventgrid.policy.delays = delays.into_iter().collect();
         self
     }

@@ -135,7 +135,10 @@ pub(crate) fn notification_headers(
 ) -> Vec<(&'static str, String)> {
     let mut headers = vec![
         ("aeg-event-type", "Notification".to_owned()),
-        ("aeg-subscription-name", subscription.name.to_ascii_uppercase()),
+        (
+            "aeg-subscription-name",
+            subscription.name.to_ascii_uppercase(),
+        ),
         ("aeg-delivery-count", attempt.saturating_sub(1).to_string()),
         ("aeg-output-event-id", event_id.to_owned()),
     ];

@@ -18,13 +18,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use self::api::handle;
+pub(crate) use self::config::{EventGridConfig, RawEventGrid, validate as validate_config};
 pub use self::delivery::EVENT_GRID_APP_ID;
+pub(crate) use self::delivery::SecretEvent;
 pub use self::subscription::{
     AuthInfo, KEY_VAULT_EVENT_TYPES, Schema, Subscription, SubscriptionAuth, SubscriptionInfo,
 };
-pub(crate) use self::api::handle;
-pub(crate) use self::config::{EventGridConfig, RawEventGrid, validate as validate_config};
-pub(crate) use self::delivery::SecretEvent;
 
 use self::retry::{RetryPolicy, Verdict, judge};
 use crate::state::{Shared, lock};
@@ -229,10 +229,9 @@ impl EventGrid {
         if targets.is_empty() {
             return;
         }
-        let (Some(shared), Ok(runtime)) = (
-            self.shared.upgrade(),
-            tokio::runtime::Handle::try_current(),
-        ) else {
+        let (Some(shared), Ok(runtime)) =
+            (self.shared.upgrade(), tokio::runtime::Handle::try_current())
+        else {
             tracing::warn!("eventgrid: no runtime to deliver on; the event is dropped");
             return;
         };
@@ -332,12 +331,9 @@ pub(crate) fn new_version(shared: &Shared, vault: &crate::store::Vault, name: &s
     let Some(version) = secret.latest() else {
         return;
     };
-    shared.eventgrid.publish(SecretEvent::new(
-        NEW_VERSION,
-        vault,
-        &secret.name,
-        version,
-    ));
+    shared
+        .eventgrid
+        .publish(SecretEvent::new(NEW_VERSION, vault, &secret.name, version));
 }
 
 /// Shared by the emulator's handle: the journal's entries that are Event Grid's.

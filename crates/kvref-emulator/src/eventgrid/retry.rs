@@ -79,7 +79,15 @@ mod tests {
         for dead in [400, 401, 403, 413] {
             assert_eq!(judge(Some(dead)), Verdict::DeadLetter);
         }
-        for retried in [None, Some(500), Some(503), Some(408), Some(429), Some(404), Some(302)] {
+        for retried in [
+            None,
+            Some(500),
+            Some(503),
+            Some(408),
+            Some(429),
+            Some(404),
+            Some(302),
+        ] {
             assert_eq!(judge(retried), Verdict::Retry, "{retried:?}");
         }
     }

@@ -97,7 +97,9 @@ pub(crate) async fn send(client: &reqwest::Client, request: &Request, timeout: D
         Ok(Err(e)) if e.is_timeout() => Answer::none(format!("timed out after {timeout:?}")),
         // Only the kind of failure: reqwest's message holds the URL, and with it a query secret.
         Ok(Err(e)) if e.is_connect() => Answer::none("connection failed".into()),
-        Ok(Err(_)) => Answer::none("the request failed (connection closed or broken answer)".into()),
+        Ok(Err(_)) => {
+            Answer::none("the request failed (connection closed or broken answer)".into())
+        }
         Err(_) => Answer::none(format!("timed out after {timeout:?}")),
     }
 }

@@ -169,10 +169,7 @@ impl Subscription {
                 self.name
             )
         })?;
-        let loopback = matches!(
-            url.host_str(),
-            Some("127.0.0.1" | "localhost" | "[::1]")
-        );
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
         match url.scheme() {
             "https" => {}
             "http" if loopback => {}
@@ -196,7 +193,9 @@ impl Subscription {
         }
         match &self.auth {
             None => Ok(()),
-            Some(SubscriptionAuth::Entra { application_id }) if application_id.trim().is_empty() => {
+            Some(SubscriptionAuth::Entra { application_id })
+                if application_id.trim().is_empty() =>
+            {
                 Err(format!(
                     "subscription {}: auth.entra.application_id is empty; give the webhook application's id",
                     self.name
@@ -264,7 +263,9 @@ impl Subscription {
             SubscriptionAuth::SharedSecret { header, .. } => AuthInfo::SharedSecret {
                 header: header.clone(),
             },
-            SubscriptionAuth::QuerySecret { name, .. } => AuthInfo::QuerySecret { name: name.clone() },
+            SubscriptionAuth::QuerySecret { name, .. } => {
+                AuthInfo::QuerySecret { name: name.clone() }
+            }
         });
         SubscriptionInfo {
             name: self.name.clone(),
@@ -348,17 +349,24 @@ mod tests {
 
     #[test]
     fn listing_and_debug_hold_no_secret_value() {
-        let subscription = Subscription::new("sub-1", "https://localhost:1/e?code=in-url")
-            .auth(SubscriptionAuth::QuerySecret {
+        let subscription = Subscription::new("sub-1", "https://localhost:1/e?code=in-url").auth(
+            SubscriptionAuth::QuerySecret {
                 name: "key".into(),
                 value: "hidden-value".into(),
-            });
+            },
+        );
         let listed = serde_json::to_string(&subscription.info()).unwrap();
         let debug = format!("{subscription:?}");
         for text in [listed, debug] {
             assert!(!text.contains("hidden-value"), "{text}");
         }
         assert_eq!(subscription.info().endpoint, "https://localhost:1/e");
-        assert!(subscription.url().unwrap().as_str().ends_with("code=in-url&key=hidden-value"));
+        assert!(
+            subscription
+                .url()
+                .unwrap()
+                .as_str()
+                .ends_with("code=in-url&key=hidden-value")
+        );
     }
 }
