@@ -3,12 +3,12 @@
 
 use serde_json::Value;
 
-use crate::delivery;
-
 /// kvref-figment names keys with their profile.
 const KEY_SETTING: &str = "default.api.key";
+const SECRET: (&str, &str) = ("myvault", "ApiKey");
 const OLD_KEY: &str = "api-key-from-the-emulator";
 const NEW_KEY: &str = "api-key-rotated-by-the-e2e-test";
+const VALUES: [&str; 3] = [OLD_KEY, NEW_KEY, "db-password-from-the-emulator"];
 
 /// `GET /v1/report` with `key` (or none): the status and, when admitted, the key version.
 async fn report(client: &reqwest::Client, url: &str, key: Option<&str>) -> (u16, Option<String>) {
@@ -29,68 +29,28 @@ async fn report(client: &reqwest::Client, url: &str, key: Option<&str>) -> (u16,
 }
 
 pub(crate) async fn scenario() {
-    let emulator = crate::emulator().await;
-    let mut server = crate::start("actix", &emulator).await;
-    assert_eq!(server.ready["events"]["path"], "/events/keyvault");
-    let application_id = server.ready["events"]["application_id"]
-        .as_str()
-        .expect("the ready line names the application")
-        .to_owned();
-    let client = reqwest::Client::new();
-
-    let health: Value = client
-        .get(server.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(health["status"], "ok", "{health}");
-    let old = crate::health_version(&health, KEY_SETTING);
-    for value in [OLD_KEY, "db-password-from-the-emulator"] {
-        assert!(
-            !health.to_string().contains(value),
-            "/health shows no value"
-        );
-    }
-    let reports = server.url("/v1/report");
-    assert_eq!(report(&client, &reports, None).await, (401, None));
-    assert_eq!(report(&client, &reports, Some("wrong")).await, (401, None));
+    let mut run = crate::begin(("actix", "cloudevents"), KEY_SETTING, SECRET, &VALUES).await;
+    let reports = run.server.url("/v1/report");
+    assert_eq!(report(&run.client, &reports, None).await, (401, None));
     assert_eq!(
-        report(&client, &reports, Some(OLD_KEY)).await,
-        (200, Some(old))
+        report(&run.client, &reports, Some("wrong")).await,
+        (401, None)
+    );
+    let old = Some(run.version.clone());
+    assert_eq!(
+        report(&run.client, &reports, Some(OLD_KEY)).await,
+        (200, old)
     );
 
-    let webhook = server.url("/events/keyvault");
-    let new = emulator.set_secret("myvault", "ApiKey", NEW_KEY).await;
-    let secret = ("myvault", "ApiKey", new.as_str());
-    assert_eq!(delivery::push_forged(&client, &webhook, secret).await, 401);
+    let new = run.rotate(SECRET, NEW_KEY).await;
     assert_eq!(
-        delivery::push_rotation(&client, &webhook, &emulator, &application_id, secret).await,
-        200
-    );
-    server
-        .wait_for_log(&["settings: new snapshot in use", "generation=1", &new])
-        .await;
-
-    assert_eq!(
-        report(&client, &reports, Some(NEW_KEY)).await,
+        report(&run.client, &reports, Some(NEW_KEY)).await,
         (200, Some(new.clone()))
     );
-    assert_eq!(report(&client, &reports, Some(OLD_KEY)).await, (401, None));
-    let health: Value = client
-        .get(server.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(crate::health_version(&health, KEY_SETTING), new);
-    assert_eq!(health["refresh"]["events"]["accepted"], 1, "{health}");
-    assert_eq!(health["refresh"]["events"]["rejected"], 1, "{health}");
-
-    drop(client);
-    crate::stop(server, "actix", &[OLD_KEY, NEW_KEY]).await;
+    assert_eq!(
+        report(&run.client, &reports, Some(OLD_KEY)).await,
+        (401, None)
+    );
+    run.finish("actix", KEY_SETTING, SECRET, &new, &VALUES)
+        .await;
 }

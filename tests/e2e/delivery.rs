@@ -1,25 +1,42 @@
-//! Event Grid's part, played by the test until the emulator plays it: the delivery of a
-//! `SecretNewVersionCreated` event (the body of ../shared/EVENTGRID.md §1.4 (a), in the Event
-//! Grid schema, one event in an array) with an Entra token for the service's application, signed
-//! by the emulator's Entra key as Event Grid's would be by Microsoft's.
+//! Event Grid's part: the emulator's subscription to the service's webhook (created through
+//! its control API, as a script would, after the real validation handshake), and a forged
+//! delivery of what anyone on the network could send.
 
-use kvref::events::EVENT_GRID_APP_ID;
-use kvref_emulator::Emulator;
+use std::net::SocketAddr;
+
 use serde_json::{Value, json};
 
-/// The claims of the token Event Grid presents for `application_id` (a v1 token).
-fn claims(emulator: &Emulator, application_id: &str) -> Value {
-    let now = jiff::Timestamp::now().as_second();
-    let tenant = emulator.tenant_id();
-    json!({
-        "aud": application_id, "iss": format!("https://sts.windows.net/{tenant}/"),
-        "iat": now, "nbf": now, "exp": now + 3600,
-        "appid": EVENT_GRID_APP_ID, "appidacr": "2", "tid": tenant, "ver": "1.0",
-        "oid": "2a0e4fbb-5a1c-4c62-9f2f-2c5f0d0a6b7e", "sub": "2a0e4fbb-5a1c-4c62-9f2f-2c5f0d0a6b7e",
-    })
+/// Subscribes the webhook at `endpoint` to new secret versions of every emulated vault, with
+/// Entra-protected delivery for `application_id`, in `schema` (`eventgrid` or `cloudevents`),
+/// through `POST /_emulator/eventgrid/subscriptions` of the emulator at `emulator`.
+pub(crate) async fn subscribe(
+    client: &reqwest::Client,
+    emulator: SocketAddr,
+    (name, schema): (&str, &str),
+    endpoint: &str,
+    application_id: &str,
+) {
+    let body = json!({
+        "name": name,
+        "endpoint": endpoint,
+        "schema": schema,
+        "auth": {"entra": {"application_id": application_id}},
+        "event_types": ["Microsoft.KeyVault.SecretNewVersionCreated"],
+    });
+    let url = format!("http://{emulator}/_emulator/eventgrid/subscriptions");
+    let response = client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("the control API answers");
+    let status = response.status().as_u16();
+    let answer = response.text().await.unwrap_or_default();
+    assert_eq!(status, 201, "the subscription is created: {answer}");
 }
 
-/// The delivery body for a new `version` of `vault/secret`.
+/// A delivery body for a new `version` of `vault/secret` (the shape of ../shared/EVENTGRID.md
+/// §1.4 (a), one event in an array).
 fn new_version(vault: &str, secret: &str, version: &str) -> Value {
     json!([{
         "id": format!("e2e-{vault}-{secret}-{version}"),
@@ -41,53 +58,19 @@ fn new_version(vault: &str, secret: &str, version: &str) -> Value {
     }])
 }
 
-/// Delivers the event to `url` as Event Grid does, with a token (or none), and returns the
-/// status the webhook answered.
-pub(crate) async fn deliver(
+/// The event for `vault/secret/version` without any credential: answered with the status.
+pub(crate) async fn forge(
     client: &reqwest::Client,
     url: &str,
-    token: Option<String>,
-    body: &Value,
+    (vault, secret, version): (&str, &str, &str),
 ) -> u16 {
-    let mut request = client
+    let response = client
         .post(url)
         .header("aeg-event-type", "Notification")
         .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request
+        .body(new_version(vault, secret, version).to_string())
         .send()
         .await
-        .expect("the webhook answers")
-        .status()
-        .as_u16()
-}
-
-/// A rotation pushed: the token for `application_id` and the event for `vault/secret/version`.
-pub(crate) async fn push_rotation(
-    client: &reqwest::Client,
-    url: &str,
-    emulator: &Emulator,
-    application_id: &str,
-    (vault, secret, version): (&str, &str, &str),
-) -> u16 {
-    let token = emulator.sign_entra_token(&claims(emulator, application_id));
-    deliver(
-        client,
-        url,
-        Some(token),
-        &new_version(vault, secret, version),
-    )
-    .await
-}
-
-/// The same event without a token: what anyone on the network could send.
-pub(crate) async fn push_forged(
-    client: &reqwest::Client,
-    url: &str,
-    (vault, secret, version): (&str, &str, &str),
-) -> u16 {
-    deliver(client, url, None, &new_version(vault, secret, version)).await
+        .expect("the webhook answers");
+    response.status().as_u16()
 }

@@ -2,6 +2,7 @@
 //! ready line, follow its log without sleeping (each stderr line arrives on a channel), and
 //! stop it with SIGTERM.
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -161,6 +162,159 @@ impl ServerProcess {
             stdout_after_ready,
         }
     }
+}
+
+/// `program` (an example service) against the emulator at `emulator` (its http address), on a
+/// free port, logging at `info`, with `extra` variables and nothing else of this process's
+/// environment.
+pub fn example_command(
+    program: impl AsRef<OsStr>,
+    emulator: SocketAddr,
+    extra: &[(&str, &str)],
+) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("KVREF_EMULATOR", format!("http://{emulator}"))
+        .env("APP__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .envs(extra.iter().copied());
+    command
+}
+
+/// The keys of a JSON object, sorted.
+pub fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort_unstable();
+    keys
+}
+
+/// Checks the shape of a `/health` body (exactly `status`, `secrets`, `refresh`; each secret
+/// exactly `key`, `vault`, `secret`, `version`, a 32-digit version) and returns its
+/// `(key, vault, secret, version)`s, sorted.
+pub fn health_secrets(health: &Value) -> Vec<(String, String, String, String)> {
+    assert_eq!(keys(health), ["refresh", "secrets", "status"], "{health}");
+    assert!(
+        health["status"].is_string() && health["refresh"].is_object(),
+        "{health}"
+    );
+    let text = |v: &Value| {
+        v.as_str()
+            .unwrap_or_else(|| panic!("not a string: {v}"))
+            .to_owned()
+    };
+    let mut secrets: Vec<_> = health["secrets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("secrets is not a list: {health}"))
+        .iter()
+        .map(|s| {
+            assert_eq!(keys(s), ["key", "secret", "vault", "version"], "{s}");
+            assert_eq!(s["version"].as_str().map(str::len), Some(32), "{s}");
+            (
+                text(&s["key"]),
+                text(&s["vault"]),
+                text(&s["secret"]),
+                text(&s["version"]),
+            )
+        })
+        .collect();
+    secrets.sort_unstable();
+    secrets
+}
+
+/// Checks that a service stopped cleanly: exit code 0, nothing on stdout after the ready line,
+/// the refresher reported stopped. Prints how long it took.
+pub fn assert_clean_stop(stopped: &Stopped, what: &str) {
+    println!(
+        "{what}: exited {:?} {:?} after the signal",
+        stopped.status.code(),
+        stopped.elapsed
+    );
+    let log = stopped.log.join("\n");
+    assert_eq!(
+        stopped.status.code(),
+        Some(0),
+        "{what} exit status; log:\n{log}"
+    );
+    assert!(
+        stopped.stdout_after_ready.is_empty(),
+        "{what} printed more than the ready line: {:?}",
+        stopped.stdout_after_ready
+    );
+    assert!(
+        log.contains("stopped: server closed, refresher ended"),
+        "{what} did not report its refresher stopped; log:\n{log}"
+    );
+}
+
+/// The checks both example binaries pass: started against the emulator at `emulator` on a
+/// free port, the ready line has exactly the documented shape and the application id of the
+/// example's settings; `/health` answers 200, `ok`, with exactly the references `expected`
+/// (`(key, vault, secret)`, sorted); `signal` stops it cleanly.
+pub async fn check_binary(
+    program: &str,
+    emulator: SocketAddr,
+    expected: &[(&str, &str, &str)],
+    signal: Signal,
+) {
+    let server = ServerProcess::spawn(example_command(program, emulator, &[])).await;
+    assert_eq!(
+        keys(&server.ready),
+        ["events", "listening"],
+        "{}",
+        server.ready
+    );
+    assert_eq!(keys(&server.ready["events"]), ["application_id", "path"]);
+    assert_eq!(server.ready["events"]["path"], "/events/keyvault");
+    let application_id = &server.ready["events"]["application_id"];
+    assert_eq!(application_id, "8c4e2f4a-1b3d-4e5f-9a6b-7c8d9e0f1a2b");
+    assert!(server.addr.ip().is_loopback() && server.addr.port() != 0);
+
+    let health = reqwest::get(server.url("/health"))
+        .await
+        .expect("/health answers");
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.expect("/health is JSON");
+    assert_eq!(health["status"], "ok", "{health}");
+    let secrets: Vec<_> = health_secrets(&health)
+        .into_iter()
+        .map(|(key, vault, secret, _)| (key, vault, secret))
+        .collect();
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(k, v, s)| (k.to_string(), v.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(secrets, expected);
+
+    assert_clean_stop(&server.stop_with(signal).await, program);
+}
+
+/// Starts `program` with `variable` overriding a setting with a reference to a secret that
+/// does not exist: it must exit 1 before its ready line, naming `setting` (in any case), the
+/// status and the `az` command that checks it.
+pub async fn check_broken_reference(
+    program: &str,
+    emulator: SocketAddr,
+    variable: &str,
+    setting: &str,
+) {
+    let broken = [(
+        variable,
+        "@KeyVault(VaultName=myvault;SecretName=NoSuchKey)",
+    )];
+    let output = example_command(program, emulator, &broken)
+        .output()
+        .await
+        .expect("the program runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "no ready line");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.to_lowercase().contains(setting), "{stderr}");
+    assert!(stderr.contains("SecretNotFound"), "{stderr}");
+    assert!(stderr.contains("az keyvault secret show"), "{stderr}");
 }
 
 /// The top-level README's Rust code, compiled by `cargo test --doc` so that it cannot rot

@@ -59,7 +59,7 @@ use actix_web::{HttpRequest, HttpResponse, Resource};
 use kvref::events::Webhook;
 
 /// A resource at `path` that answers every method with `webhook`: register it with
-/// [`App::service`](actix_web::App::service). See the [crate](crate) docs for an example.
+/// [`App::service`](actix_web::App::service). See the [crate] docs for an example.
 pub fn webhook(path: &str, webhook: Webhook) -> Resource {
     web::resource(path).default_service(web::to(
         move |request: HttpRequest, payload: web::Payload| {

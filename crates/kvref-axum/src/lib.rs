@@ -50,7 +50,7 @@ use http::StatusCode;
 use kvref::events::Webhook;
 
 /// A route that answers every method with `webhook`: mount it at any path with
-/// [`Router::route`](axum::Router::route). See the [crate](crate) docs for an example.
+/// [`Router::route`](axum::Router::route). See the [crate] docs for an example.
 pub fn webhook<S>(webhook: Webhook) -> MethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,

@@ -21,13 +21,11 @@
 //! serves it prints one JSON line on stdout, [`Ready`]. SIGTERM or Ctrl-C stops it: it finishes
 //! the requests under way, stops the refresher and exits 0.
 
-pub mod events;
 pub mod health;
 pub mod report;
 pub mod settings;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,55 +35,12 @@ use actix_web::middleware::{self, Next};
 use actix_web::{App, HttpServer, web};
 use kvref::Resolver;
 use kvref::live::Live;
-use serde::Serialize;
+use kvref_example_support::settings::Refresh;
+use kvref_example_support::{Error, Ready, events, print_ready, shutdown_signal};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::settings::Settings;
-
-/// Why the service could not start or serve.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A setting is missing or wrong; the message names it and says how to fix it.
-    #[error("{0}")]
-    Setting(String),
-    /// Key Vault references could not be resolved (every failure, with its fix).
-    #[error(transparent)]
-    Live(#[from] kvref::live::LiveError),
-    /// Local mode (`KVREF_EMULATOR`) could not reach or use the emulator.
-    #[error(transparent)]
-    Local(#[from] kvref::local::LocalError),
-    /// The resolver could not be built from the environment.
-    #[error(transparent)]
-    Kvref(#[from] kvref::Error),
-    /// The listener failed.
-    #[error("{what}: {source}")]
-    Io {
-        /// What was being done.
-        what: String,
-        /// The error.
-        source: std::io::Error,
-    },
-}
-
-/// The line printed on stdout once the service serves:
-/// `{"listening": "127.0.0.1:P", "events": {"path": "/events/keyvault", "application_id": ID}}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Ready {
-    /// The address it serves on.
-    pub listening: SocketAddr,
-    /// Where Event Grid delivers, and for which Entra application.
-    pub events: ReadyEvents,
-}
-
-/// The webhook part of [`Ready`].
-#[derive(Debug, Clone, Serialize)]
-pub struct ReadyEvents {
-    /// The webhook's path.
-    pub path: &'static str,
-    /// The Entra application deliveries must have tokens for.
-    pub application_id: String,
-}
 
 /// One log line per request: method, path (not the query: it may hold a shared secret), status.
 async fn trace(
@@ -115,7 +70,7 @@ impl Service {
         let figment = settings::figment(file);
         // The poll interval is needed before the settings are resolved: read it plainly.
         let interval = figment
-            .extract_inner::<settings::Refresh>("refresh")
+            .extract_inner::<Refresh>("refresh")
             .unwrap_or_default()
             .interval();
         let resolver = Resolver::from_env().await?;
@@ -159,17 +114,11 @@ impl Service {
             what: format!("{listen} named no address (setting listen, APP__LISTEN)"),
             source: std::io::Error::from(std::io::ErrorKind::AddrNotAvailable),
         })?;
-        let watcher = tokio::spawn(log_snapshots(live.clone()));
+        let watcher = tokio::spawn(kvref_example_support::log_snapshots(live.clone()));
         Ok(Service {
             server: http.run(),
             live,
-            ready: Ready {
-                listening,
-                events: ReadyEvents {
-                    path: events::PATH,
-                    application_id,
-                },
-            },
+            ready: Ready::new(listening, application_id),
             stop,
             watcher,
         })
@@ -206,11 +155,7 @@ impl Service {
         let served = server.await;
         stopper.abort();
         stop.cancel();
-        // The generation channel closes when the refresher task ends.
-        let mut generations = live.subscribe();
-        while generations.changed().await.is_ok() {}
-        let _ = watcher.await;
-        tracing::info!("stopped: server closed, refresher ended");
+        kvref_example_support::stopped(&live, watcher).await;
         served.map_err(|source| Error::Io {
             what: "the server failed".into(),
             source,
@@ -218,85 +163,12 @@ impl Service {
     }
 }
 
-/// Logs each new snapshot with the versions it uses (the status follows a swap at once).
-async fn log_snapshots(live: Live<Settings>) {
-    let mut updates = live.status_updates();
-    let mut generation = updates.borrow().generation;
-    while updates.changed().await.is_ok() {
-        let status = updates.borrow_and_update().clone();
-        if status.generation != generation {
-            generation = status.generation;
-            let versions: Vec<String> = status
-                .versions
-                .iter()
-                .map(|v| format!("{}={}", v.key, v.version.as_deref().unwrap_or("none")))
-                .collect();
-            tracing::info!(generation, versions = %versions.join(","), "settings: new snapshot in use");
-        }
-    }
-}
-
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C only");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down");
-}
-
 /// The program: logs to stderr (`RUST_LOG`, default `info`), starts, prints [`Ready`] on
 /// stdout, serves until SIGTERM or Ctrl-C. Exit code 0 after a clean stop, 1 on an error.
 pub fn main() -> ExitCode {
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("kvref-example-actix: cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
+    kvref_example_support::main("kvref-example-actix", || async {
         let service = Service::start(settings::file()).await?;
         print_ready(service.ready());
         service.run(shutdown_signal()).await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("kvref-example-actix: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Prints the ready line and flushes it, so that a parent reading a pipe sees it at once.
-fn print_ready(ready: &Ready) {
-    use std::io::Write;
-    let line = serde_json::to_string(ready).unwrap_or_default();
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{line}");
-    let _ = stdout.flush();
+    })
 }

@@ -8,14 +8,14 @@ use kvref::live::Live;
 use kvref::{Env, Resolver};
 
 use crate::Error;
-use crate::settings::{Events, Settings};
+use crate::settings::Events;
 
 /// The path Event Grid delivers to.
 pub const PATH: &str = "/events/keyvault";
 
 /// The webhook that pushes rotations into `live`.
-pub async fn webhook(
-    live: &Live<Settings>,
+pub async fn webhook<T: Send + Sync + 'static>(
+    live: &Live<T>,
     events: &Events,
     resolver: &Resolver,
 ) -> Result<Webhook, Error> {
