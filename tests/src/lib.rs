@@ -316,3 +316,9 @@ pub async fn check_broken_reference(
     assert!(stderr.contains("SecretNotFound"), "{stderr}");
     assert!(stderr.contains("az keyvault secret show"), "{stderr}");
 }
+
+/// The top-level README's Rust code, compiled by `cargo test --doc` so that it cannot rot
+/// (its shell commands are run by kvref-cli's `readme` test).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

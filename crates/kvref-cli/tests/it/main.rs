@@ -9,5 +9,6 @@ mod check_statuses;
 mod identity_sources;
 mod local_mode;
 mod no_leak;
+mod readme;
 mod resolve_and_emulator;
 mod security_files;

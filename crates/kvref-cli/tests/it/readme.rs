@@ -47,9 +47,12 @@ fn readme_commands() -> Vec<String> {
 
 /// Commands run by other tests, and the file that runs each (checked to exist and to name it).
 const RUN_ELSEWHERE: [(&str, &str); 4] = [
-    ("cargo run -p kvref-quickstart", "examples/quickstart/tests/quickstart.rs"),
-    ("cargo run -p kvref-example-axum", "tests/tests/examples.rs"),
-    ("cargo run -p kvref-example-actix", "tests/tests/examples.rs"),
+    (
+        "cargo run -p kvref-quickstart",
+        "examples/quickstart/tests/quickstart.rs",
+    ),
+    ("cargo run -p kvref-example-axum", "tests/e2e/axum.rs"),
+    ("cargo run -p kvref-example-actix", "tests/e2e/actix.rs"),
     // CI runs it on every submission; it is the README's test command.
     (".ci/run", ".ci/run"),
 ];
@@ -78,7 +81,9 @@ async fn start_emulator(args: &str) -> (tokio::process::Child, String) {
 async fn every_readme_command_is_run_or_named_with_its_test() {
     let commands = readme_commands();
     assert!(
-        commands.iter().any(|c| c.starts_with("cargo run -p kvref-cli")),
+        commands
+            .iter()
+            .any(|c| c.starts_with("cargo run -p kvref-cli")),
         "{commands:?}"
     );
     let sample = Emulator::start(EmulatorConfig::sample()).await.unwrap();
@@ -90,7 +95,9 @@ async fn every_readme_command_is_run_or_named_with_its_test() {
         if let Some(args) = command.strip_prefix("cargo run -p kvref-emulator -- ") {
             started = Some(start_emulator(args).await);
         } else if let Some(value) = command.strip_prefix("export KVREF_EMULATOR=") {
-            let (_, http) = started.as_ref().expect("the README starts the emulator first");
+            let (_, http) = started
+                .as_ref()
+                .expect("the README starts the emulator first");
             let placeholder = http.rsplit_once(':').unwrap().0;
             assert!(
                 value.starts_with(placeholder) && value.starts_with("http://127.0.0.1:"),

@@ -6,6 +6,8 @@
 //! request); a burst for one secret becomes one refresh. The timer keeps running as the safety
 //! net: a pushed refresh does not move it.
 
+mod failing;
+
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
@@ -233,11 +235,20 @@ fn schedule(inner: &mut Inner, secret: &SecretEvent, pushed: &mut Pushed) {
 impl<T> Live<T> {
     /// Schedules a refresh of the references that `events` name (matched by vault and secret
     /// name, ignoring case; pinned references and other vaults are left alone) and
-    /// returns at once; `Err` once the refresher has stopped.
+    /// returns at once. `Err` once the refresher has stopped, and while Key Vault is failing
+    /// (the last cycle failed) for events that call for a refresh: that refresh is tried at
+    /// once all the same, and the webhook's 503 makes Event Grid deliver again, so the event is
+    /// not lost if this refresh fails too.
     pub fn push(&self, events: &[Event]) -> Result<Pushed, PushUnavailable> {
         if self.handle.asks.is_closed() {
             return Err(PushUnavailable(
                 "the settings refresher has stopped; nothing can be refreshed".into(),
+            ));
+        }
+        let failing = self.handle.status.borrow().consecutive_failures > 0;
+        if failing && self.handle.push.schedule_again(events) > 0 {
+            return Err(PushUnavailable(
+                "the last refresh from Key Vault failed; the pushed secrets are read again now, and Event Grid delivers again later".into(),
             ));
         }
         Ok(self.handle.push.push(events))

@@ -20,6 +20,7 @@ mod h2;
 mod live;
 mod local_down;
 mod local_emulator;
+mod push_e2e;
 mod reference_grammar;
 mod reference_props;
 mod resolve_allow_list;
