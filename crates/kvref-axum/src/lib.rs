@@ -1,46 +1,4 @@
-//! Mounts kvref's Azure Event Grid webhook ([`kvref::events::Webhook`]) in an axum router, at
-//! any path, in one line.
-//!
-//! The adapter only carries the request to the webhook and its answer back: the method, URI
-//! (query included), headers and body go to [`Webhook::handle`] unchanged, and its status,
-//! headers and body come back unchanged. Every decision (handshakes, authentication, size,
-//! parsing, the push into [`Live`](kvref::live::Live)) stays in kvref. The body is read up to
-//! [`Webhook::max_body`]; a longer one is answered 413 without being read further.
-//!
-//! ```
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use kvref::events::{Event, PushTarget, PushUnavailable, Pushed, SharedSecret, Webhook};
-//! use kvref::secrecy::SecretString;
-//!
-//! # struct Nothing;
-//! # impl PushTarget for Nothing {
-//! #     fn push(&self, _: &[Event]) -> Result<Pushed, PushUnavailable> { Ok(Pushed::default()) }
-//! # }
-//! # let live = Nothing;
-//! // `live` is a kvref::live::Live<Settings> in an app.
-//! let secret = SharedSecret::query("code", [SecretString::from("from-a-vault-too")]);
-//! let webhook = Webhook::builder(live).shared_secret(secret).build().unwrap();
-//! let app: axum::Router = axum::Router::new().route("/events/keyvault", kvref_axum::webhook(webhook));
-//!
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-//! let addr = listener.local_addr().unwrap();
-//! tokio::spawn(async move { axum::serve(listener, app).await });
-//!
-//! // Event Grid's CloudEvents handshake, then a POST without the secret.
-//! let client = reqwest::Client::new();
-//! let url = format!("http://{addr}/events/keyvault");
-//! let handshake = client
-//!     .request(reqwest::Method::OPTIONS, &url)
-//!     .header("WebHook-Request-Origin", "eventgrid.azure.net")
-//!     .send()
-//!     .await
-//!     .unwrap();
-//! assert_eq!(handshake.status(), 200);
-//! assert_eq!(handshake.headers()["webhook-allowed-origin"], "eventgrid.azure.net");
-//! let forged = client.post(&url).body("[]").send().await.unwrap();
-//! assert_eq!(forged.status(), 401);
-//! # });
-//! ```
+#![doc = include_str!("../README.md")]
 
 use axum::body::Body;
 use axum::extract::Request;
