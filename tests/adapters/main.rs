@@ -5,9 +5,7 @@
 //! Entra bearer token, `WebHook-Request-Origin`, the media type) and the body (the validation
 //! code echoed, the event pushed with its version), plus the body limit.
 
-#[path = "adapters/cases.rs"]
 mod cases;
-#[path = "adapters/servers.rs"]
 mod servers;
 
 use std::sync::{Arc, Mutex};

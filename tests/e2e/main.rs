@@ -10,11 +10,8 @@
 //! `cargo run -p kvref-example-actix` run), otherwise it runs the scenarios, starting itself as
 //! the services. So no other cargo invocation has to have built the example binaries.
 
-#[path = "examples/actix.rs"]
 mod actix;
-#[path = "examples/axum.rs"]
 mod axum;
-#[path = "examples/delivery.rs"]
 mod delivery;
 
 use std::process::ExitCode;
