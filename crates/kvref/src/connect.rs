@@ -24,7 +24,17 @@ pub(crate) struct ConnectOptions {
 pub(crate) struct Connection {
     pub(crate) transport: HttpTransport,
     pub(crate) credential: Arc<DefaultCredential>,
-    pub(crate) local: bool,
+    /// In local mode, the emulator's Entra ID: what webhooks check Event Grid's tokens against.
+    pub(crate) local: Option<LocalEntra>,
+}
+
+/// The emulator's Entra ID, in local mode.
+#[derive(Clone, Debug)]
+pub(crate) struct LocalEntra {
+    /// The tenant every emulator token names.
+    pub(crate) tenant: String,
+    /// Its authority: the discovery document and signing keys are below it.
+    pub(crate) authority: String,
 }
 
 impl Connection {
@@ -37,7 +47,7 @@ impl Connection {
             DefaultCredentialOptions::new(credential_env, transport.clone());
         credential_options.user_assigned = options.user_assigned;
         credential_options.exclude_developer_credentials =
-            options.exclude_developer_credentials || local;
+            options.exclude_developer_credentials || local.is_some();
         let credential =
             DefaultCredential::new(credential_options).map_err(Error::credential_setup)?;
         Ok(Connection {
@@ -51,7 +61,7 @@ impl Connection {
     async fn transport_and_env(
         env: &Env,
         options: &ConnectOptions,
-    ) -> Result<(HttpTransport, Env, bool), Error> {
+    ) -> Result<(HttpTransport, Env, Option<LocalEntra>), Error> {
         let local = match &options.emulator {
             Some(url) => Some(LocalEmulator::connect(url).await.map_err(Error::local)?),
             None => LocalEmulator::from_env(env).await.map_err(Error::local)?,
@@ -60,12 +70,16 @@ impl Connection {
             Some(local) => Ok((
                 local.transport().map_err(Error::transport)?,
                 local.credential_env(env).map_err(Error::local)?,
-                true,
+                Some(LocalEntra {
+                    tenant: local.tenant_id().unwrap_or_default().to_owned(),
+                    // The emulator's certificate names localhost, as its own endpoints do.
+                    authority: format!("https://localhost:{}", local.https_addr().port()),
+                }),
             )),
             None => Ok((
                 HttpTransport::shared().map_err(Error::transport)?,
                 env.clone(),
-                false,
+                None,
             )),
         }
     }
@@ -74,7 +88,7 @@ impl Connection {
     async fn transport_and_env(
         env: &Env,
         options: &ConnectOptions,
-    ) -> Result<(HttpTransport, Env, bool), Error> {
+    ) -> Result<(HttpTransport, Env, Option<LocalEntra>), Error> {
         if options.emulator.is_some() {
             return Err(Error::configuration(
                 "the emulator option needs kvref's `local` cargo feature, which this build leaves out",
@@ -88,7 +102,7 @@ impl Connection {
         Ok((
             HttpTransport::shared().map_err(Error::transport)?,
             env.clone(),
-            false,
+            None,
         ))
     }
 }

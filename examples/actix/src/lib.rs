@@ -88,7 +88,7 @@ impl Service {
                 settings.events.application_id.clone(),
             )
         };
-        let webhook = events::webhook(&live, &live.load().events, &resolver).await?;
+        let webhook = events::webhook(&live, &live.load().events, &resolver)?;
         let (live_data, webhook_data) = (
             web::Data::new(live.clone()),
             web::Data::new(webhook.clone()),

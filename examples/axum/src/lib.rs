@@ -121,7 +121,7 @@ impl Service {
                 settings.events.application_id.clone(),
             )
         };
-        let webhook = events::webhook(&live, &live.load().events, &resolver).await?;
+        let webhook = events::webhook(&live, &live.load().events, &resolver)?;
         let listener = TcpListener::bind(&listen)
             .await
             .map_err(|source| Error::Io {

@@ -16,9 +16,6 @@ pub enum Error {
     /// Key Vault references could not be resolved (every failure, with its fix).
     #[error(transparent)]
     Live(#[from] kvref::live::LiveError),
-    /// Local mode (`KVREF_EMULATOR`) could not reach or use the emulator.
-    #[error(transparent)]
-    Local(#[from] kvref::local::LocalError),
     /// The resolver could not be built from the environment.
     #[error(transparent)]
     Kvref(#[from] kvref::Error),

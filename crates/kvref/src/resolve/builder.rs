@@ -199,7 +199,7 @@ impl ResolverBuilder {
             concurrency_per_vault,
             budget,
             policy: self.policy,
-            local: false,
+            local: None,
             chain: None::<Arc<DefaultCredential>>,
         })
     }

@@ -62,7 +62,7 @@ pub struct Resolver {
     concurrency_per_vault: usize,
     budget: Duration,
     policy: UnresolvedPolicy,
-    local: bool,
+    local: Option<crate::connect::LocalEntra>,
     chain: Option<Arc<DefaultCredential>>,
 }
 
@@ -101,7 +101,12 @@ impl Resolver {
 
     /// Whether this resolver talks to the kvref emulator (local mode).
     pub fn is_local(&self) -> bool {
-        self.local
+        self.local.is_some()
+    }
+
+    /// In local mode, the emulator's Entra tenant and authority.
+    pub(crate) fn local_entra(&self) -> Option<&crate::connect::LocalEntra> {
+        self.local.as_ref()
     }
 
     /// The environment's credential chain, when [`ResolverBuilder::connect`] built it; `None`

@@ -563,3 +563,53 @@ fn an_event_kind_is_matched_case_insensitively() {
     };
     assert!(secret.is_secret("vault1.vault.azure.net", "vault1", "dbpassword"));
 }
+
+#[tokio::test]
+async fn for_resolver_checks_the_emulators_tokens_in_local_mode_and_needs_a_tenant_on_azure() {
+    let fx = Fixture::start().await;
+    let tenant = fx.emu.tenant_id().to_owned();
+    let local = kvref::Resolver::builder()
+        .emulator(format!("http://{}", fx.emu.http_addr()))
+        .connect(&kvref::Env::default())
+        .await
+        .unwrap();
+    // In local mode the emulator's tenant wins over whatever tenant the app was given.
+    let entra = EntraAuth::for_resolver(&local, Some("some-azure-tenant"), APP_ID)
+        .unwrap()
+        .build()
+        .unwrap();
+    let webhook = Webhook::builder(fx.live.clone())
+        .entra(entra)
+        .build()
+        .unwrap();
+    let addr = serve(webhook).await;
+    let body = new_version("local-1", "vault9", "s0", "v");
+    let good = fx.emu.sign_entra_token(&claims(&tenant));
+    assert_eq!(
+        post_with(addr, "", body.clone(), Some(&good)).await,
+        StatusCode::OK
+    );
+    let mut other = claims(&tenant);
+    other["aud"] = json!("someone-else");
+    let other = fx.emu.sign_entra_token(&other);
+    assert_eq!(
+        post_with(addr, "", body.clone(), Some(&other)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(post(addr, "", body).await, StatusCode::UNAUTHORIZED);
+
+    // On Azure (not local mode) the tenant must be named, and the refusal says how.
+    let azure = emu::resolver(&fx.emu, emu::credential(&fx.emu))
+        .build()
+        .unwrap();
+    for missing in [None, Some(""), Some("  ")] {
+        let error = EntraAuth::for_resolver(&azure, missing, APP_ID).unwrap_err();
+        assert!(error.contains("tenant"), "{error}");
+    }
+    assert!(
+        EntraAuth::for_resolver(&azure, Some(&tenant), APP_ID)
+            .unwrap()
+            .build()
+            .is_ok()
+    );
+}

@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::Verdict;
+use crate::Resolver;
 use crate::transport::{BODY_LIMIT, HttpTransport, read_bounded};
 
 /// Event Grid's application id in the public Azure cloud: the caller of its deliveries.
@@ -193,6 +194,43 @@ impl EntraAuth {
             issuers: None,
             transport: None,
         }
+    }
+
+    /// The Entra check for a webhook of the app that `resolver` serves, so that the same code
+    /// runs on Azure and against the emulator: tokens of `tenant` for `audience`, keys fetched
+    /// through the resolver's transport; in local mode (`KVREF_EMULATOR`), tokens of the
+    /// emulator's tenant from its Entra endpoint, whatever `tenant` says. Refused when not in
+    /// local mode and `tenant` is missing or empty.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let emulator = kvref_emulator::Emulator::start(kvref_emulator::EmulatorConfig::sample()).await.unwrap();
+    /// # let env = kvref::Env::from_pairs([("KVREF_EMULATOR", format!("http://{}", emulator.http_addr()))]);
+    /// # let resolver = kvref::Resolver::builder().connect(&env).await.unwrap();
+    /// # /*
+    /// let resolver = kvref::Resolver::from_env().await?;
+    /// # */
+    /// let tenant = std::env::var("AZURE_TENANT_ID").ok();
+    /// let entra = kvref::events::EntraAuth::for_resolver(&resolver, tenant.as_deref(), "my-app-id")?
+    ///     .build()?;
+    /// # let _ = entra; Ok::<(), String>(()) }).unwrap();
+    /// ```
+    pub fn for_resolver(
+        resolver: &Resolver,
+        tenant: Option<&str>,
+        audience: impl Into<String>,
+    ) -> Result<EntraAuthBuilder, String> {
+        let builder = match resolver.local_entra() {
+            Some(local) => EntraAuth::builder(&local.tenant, audience).authority(&local.authority),
+            None => {
+                let tenant = tenant.map(str::trim).filter(|t| !t.is_empty()).ok_or(
+                    "the webhook's Entra tenant is not set: give the tenant (GUID) of the \
+                     application Event Grid gets tokens for (AZURE_TENANT_ID, say)",
+                )?;
+                EntraAuth::builder(tenant, audience)
+            }
+        };
+        Ok(builder.transport(resolver.transport().clone()))
     }
 
     pub(super) async fn check(&self, headers: &HeaderMap) -> Verdict {
