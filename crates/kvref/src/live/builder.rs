@@ -9,11 +9,12 @@ use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::expiry::ExpiryWatch;
 use super::make::Maker;
 use super::push::PushState;
-use super::refresher::Refresher;
+use super::refresher::{Refresher, schedule_next};
 use super::schedule::Schedule;
-use super::status::{Status, versions};
+use super::status::{Status, nearest_expiry, versions};
 use super::{Handle, Live, LiveError};
 use crate::{Resolved, Resolver};
 
@@ -26,6 +27,7 @@ pub struct LiveBuilder<T> {
     settings: Vec<(String, String)>,
     maker: Maker<T>,
     schedule: Schedule,
+    expiry: ExpiryWatch,
     cancel: Option<CancellationToken>,
 }
 
@@ -36,6 +38,7 @@ impl<T> fmt::Debug for LiveBuilder<T> {
         f.debug_struct("LiveBuilder")
             .field("keys", &keys)
             .field("schedule", &self.schedule)
+            .field("expiry_lead", &self.expiry.lead)
             .field("cancel", &self.cancel.is_some())
             .finish_non_exhaustive()
     }
@@ -52,6 +55,7 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             settings,
             maker: Maker::new(build),
             schedule: Schedule::default(),
+            expiry: ExpiryWatch::default(),
             cancel: None,
         }
     }
@@ -114,6 +118,23 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
         self
     }
 
+    /// How long before the nearest expiry (`exp`) of a secret in use the refresher tries a
+    /// cycle, whatever the interval or back-off says (default 5 minutes): a version rotated in
+    /// time is then picked up before the old one expires. Once per version and expiry; the
+    /// expiry shows in [`Status::nearest_expiry`](super::Status::nearest_expiry).
+    pub fn expiry_lead(mut self, lead: Duration) -> Self {
+        self.expiry.lead = lead;
+        self
+    }
+
+    /// How long before a secret's expiry the refresher starts to warn about it through
+    /// `tracing` (default 30 days, as Key Vault's `SecretNearExpiry` event): one warning per
+    /// version as it nears expiry, one more once it has expired. Names and times only.
+    pub fn expiry_warning(mut self, window: Duration) -> Self {
+        self.expiry.warning = window;
+        self
+    }
+
     /// Stops the refresher when `token` is cancelled (it also stops when the last [`Live`] is
     /// dropped). The snapshot stays readable after that, but is no longer refreshed.
     pub fn cancel_on(mut self, token: CancellationToken) -> Self {
@@ -124,12 +145,15 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
     /// Resolves the settings (failing as start-up does: by the resolver's
     /// [`UnresolvedPolicy`](crate::UnresolvedPolicy)), builds and checks the first snapshot, and
     /// spawns the refresher on the current tokio runtime.
-    pub async fn start(self) -> Result<Live<T>, LiveError> {
+    pub async fn start(mut self) -> Result<Live<T>, LiveError> {
         let first = self.resolver.resolve(self.settings).await;
         let value = self.maker.make(first.clone())?;
         let current = Arc::new(ArcSwap::from_pointee(value));
         let (generation, generation_rx) = watch::channel(0);
-        let next = tokio::time::Instant::now() + self.schedule.wait(0);
+        let in_use = versions(&first);
+        self.expiry.warn(&in_use);
+        let own = tokio::time::Instant::now() + self.schedule.wait(0);
+        let next = schedule_next(&mut self.expiry, &in_use, own);
         let (status, status_rx) = watch::channel(Status {
             generation: 0,
             last_success: Some(jiff::Timestamp::now()),
@@ -137,7 +161,9 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             failing_since: None,
             consecutive_failures: 0,
             next_attempt: Some(next),
-            versions: versions(&first),
+            nearest_expiry: nearest_expiry(&in_use),
+            versions: in_use,
+            expiry_notices: Vec::new(),
         });
         let (asks, asks_rx) = mpsc::channel(1);
         let push = Arc::new(PushState::default());
@@ -152,6 +178,7 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             generation,
             status,
             push: push.clone(),
+            expiry: self.expiry,
         };
         tokio::spawn(refresher.run(next, stop.clone(), asks_rx));
         Ok(Live {

@@ -48,10 +48,15 @@
 //! Event Grid can push rotations too ([`Live::push`], [`crate::events::Webhook`]): the secrets
 //! an event names are refreshed at once, without waiting for the timer.
 //!
-//! Secrets' expiry (`exp`) is not followed yet: the Key Vault client does not report it.
+//! Secrets' expiry (`exp`) is followed: [`Live::status`] shows the nearest one (which setting,
+//! secret and version, and when), the refresher tries a cycle shortly before it so that a
+//! version rotated in time replaces the old one before it expires, and it warns through
+//! `tracing` as an expiry nears and once it has passed. Event Grid's `SecretNearExpiry` and
+//! `SecretExpired` events, pushed, show in the status too, without a request to Key Vault.
 
 mod builder;
 mod error;
+mod expiry;
 mod make;
 mod push;
 mod refresher;
@@ -67,7 +72,7 @@ use tokio_util::sync::DropGuard;
 
 pub use self::builder::LiveBuilder;
 pub use self::error::LiveError;
-pub use self::status::{Change, Changes, SecretVersion, Status};
+pub use self::status::{Change, Changes, ExpiryNotice, SecretVersion, Status};
 
 use self::refresher::Reply;
 use crate::{Resolved, Resolver};

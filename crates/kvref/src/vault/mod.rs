@@ -27,7 +27,7 @@ pub use challenge::{Challenge, ChallengeError};
 pub use client::{SecretClient, SecretClientBuilder};
 pub use error::{VaultError, VaultErrorKind};
 pub use retry::RetryPolicy;
-pub use secret::Secret;
+pub use secret::{Secret, SecretAttributes};
 
 /// The Key Vault REST API version used unless configured: the GA version of July 2025.
 pub const DEFAULT_API_VERSION: &str = "2025-07-01";
