@@ -1,5 +1,6 @@
-//! The options of a [`Live`]: its timing, the user's check, a cancellation token; and the start,
-//! which resolves once like start-up does before the refresher takes over.
+//! The options of a [`Live`]: the resolver, its timing, the user's check, a cancellation token;
+//! and the start, which reads the settings (now, or from a [`Prepared`] source), resolves once
+//! like start-up does, and hands over to the refresher.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::expiry::ExpiryWatch;
-use super::make::Maker;
+use super::make::{Check, Maker};
 use super::push::PushState;
 use super::refresher::{Refresher, schedule_next};
 use super::schedule::Schedule;
@@ -21,11 +22,57 @@ use crate::{Resolved, Resolver};
 /// The shortest wait the refresher accepts, so that a zero duration cannot make it spin.
 const SHORTEST_WAIT: Duration = Duration::from_millis(1);
 
-/// Configures and starts a [`Live`]; made by [`Live::builder`].
-pub struct LiveBuilder<T> {
-    resolver: Resolver,
+type Prepare<T> = Box<dyn FnOnce() -> Result<Prepared<T>, LiveError> + Send>;
+
+/// What a settings source hands [`Live::prepared`] at start: the `(key, value)` settings that
+/// may be references, and the build of a `T` from their resolved secrets (its error is shown
+/// redacted), as [`Live::builder`] takes them.
+pub struct Prepared<T> {
     settings: Vec<(String, String)>,
     maker: Maker<T>,
+}
+
+impl<T> fmt::Debug for Prepared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self.settings.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Prepared")
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Prepared<T> {
+    /// The settings and the build, as [`Live::builder`] takes them.
+    pub fn new<K, V, E>(
+        settings: impl IntoIterator<Item = (K, V)>,
+        build: impl Fn(&Resolved) -> Result<T, E> + Send + Sync + 'static,
+    ) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+        E: fmt::Display,
+    {
+        Self {
+            settings: settings
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            maker: Maker::new(build),
+        }
+    }
+}
+
+/// Where the settings come from: given, or read at start.
+enum Source<T> {
+    Ready(Prepared<T>),
+    Later(Prepare<T>),
+}
+
+/// Configures and starts a [`Live`]; made by [`Live::builder`] or [`Live::prepared`].
+pub struct LiveBuilder<T> {
+    resolver: Option<Resolver>,
+    source: Source<T>,
+    check: Option<Check<T>>,
     schedule: Schedule,
     expiry: ExpiryWatch,
     cancel: Option<CancellationToken>,
@@ -34,9 +81,15 @@ pub struct LiveBuilder<T> {
 impl<T> fmt::Debug for LiveBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keys only: a value that merely looks like a reference may be anything the user typed.
-        let keys: Vec<&str> = self.settings.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Option<Vec<&str>> = match &self.source {
+            Source::Ready(prepared) => {
+                Some(prepared.settings.iter().map(|(k, _)| k.as_str()).collect())
+            }
+            Source::Later(_) => None,
+        };
         f.debug_struct("LiveBuilder")
             .field("keys", &keys)
+            .field("resolver", &self.resolver.is_some())
             .field("schedule", &self.schedule)
             .field("expiry_lead", &self.expiry.lead)
             .field("cancel", &self.cancel.is_some())
@@ -45,15 +98,21 @@ impl<T> fmt::Debug for LiveBuilder<T> {
 }
 
 impl<T: Send + Sync + 'static> LiveBuilder<T> {
-    pub(super) fn new<E: fmt::Display>(
-        resolver: Resolver,
-        settings: Vec<(String, String)>,
-        build: impl Fn(&Resolved) -> Result<T, E> + Send + Sync + 'static,
+    pub(super) fn new(resolver: Option<Resolver>, prepared: Prepared<T>) -> Self {
+        Self::from_source(resolver, Source::Ready(prepared))
+    }
+
+    pub(super) fn later(
+        prepare: impl FnOnce() -> Result<Prepared<T>, LiveError> + Send + 'static,
     ) -> Self {
+        Self::from_source(None, Source::Later(Box::new(prepare)))
+    }
+
+    fn from_source(resolver: Option<Resolver>, source: Source<T>) -> Self {
         Self {
             resolver,
-            settings,
-            maker: Maker::new(build),
+            source,
+            check: None,
             schedule: Schedule::default(),
             expiry: ExpiryWatch::default(),
             cancel: None,
@@ -89,8 +148,24 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
         mut self,
         check: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
-        self.maker.check(check);
+        self.check = Some(Box::new(check));
         self
+    }
+
+    /// Resolves with this resolver (a clone of it): a user-assigned identity, a sovereign
+    /// cloud, another [`UnresolvedPolicy`](crate::UnresolvedPolicy), all set on
+    /// [`Resolver::builder`]. Without it, [`start`](Self::start) connects with
+    /// [`Resolver::from_env`], or, when no setting may be a reference, builds a resolver that
+    /// reads no variable and contacts nothing.
+    pub fn resolver(mut self, resolver: &Resolver) -> Self {
+        self.resolver = Some(resolver.clone());
+        self
+    }
+
+    /// Applies `options` to this builder: for a builder that an integration made (such as
+    /// `kvref_config::live`), configured by code that takes it as a value.
+    pub fn options(self, options: impl FnOnce(Self) -> Self) -> Self {
+        options(self)
     }
 
     /// How long the refresher waits after a good cycle (default 5 minutes), before jitter.
@@ -146,8 +221,23 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
     /// [`UnresolvedPolicy`](crate::UnresolvedPolicy)), builds and checks the first snapshot, and
     /// spawns the refresher on the current tokio runtime.
     pub async fn start(mut self) -> Result<Live<T>, LiveError> {
-        let first = self.resolver.resolve(self.settings).await;
-        let value = self.maker.make(first.clone())?;
+        let Prepared {
+            settings,
+            mut maker,
+        } = match self.source {
+            Source::Ready(prepared) => prepared,
+            Source::Later(prepare) => prepare()?,
+        };
+        if let Some(check) = self.check {
+            maker.check(check);
+        }
+        let resolver = match self.resolver {
+            Some(resolver) => resolver,
+            None if settings.is_empty() => never_asked().await?,
+            None => Resolver::from_env().await?,
+        };
+        let first = resolver.resolve(settings).await;
+        let value = maker.make(first.clone())?;
         let current = Arc::new(ArcSwap::from_pointee(value));
         let (generation, generation_rx) = watch::channel(0);
         let in_use = versions(&first);
@@ -170,9 +260,9 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
         push.follow(&first);
         let stop = self.cancel.map(|t| t.child_token()).unwrap_or_default();
         let refresher = Refresher {
-            resolver: self.resolver,
+            resolver,
             last_good: first,
-            maker: self.maker,
+            maker,
             schedule: self.schedule,
             current: current.clone(),
             generation,
@@ -192,4 +282,10 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             }),
         })
     }
+}
+
+/// A resolver for settings without a reference, which the refresher needs but never asks:
+/// built from an empty environment, so it reads no variable and contacts nothing.
+async fn never_asked() -> Result<Resolver, crate::Error> {
+    Resolver::builder().connect(&crate::Env::default()).await
 }

@@ -70,7 +70,7 @@ use arc_swap::{ArcSwap, Guard};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::DropGuard;
 
-pub use self::builder::LiveBuilder;
+pub use self::builder::{LiveBuilder, Prepared};
 pub use self::error::LiveError;
 pub use self::status::{Change, Changes, ExpiryNotice, SecretVersion, Status};
 
@@ -129,11 +129,32 @@ impl<T: Send + Sync + 'static> Live<T> {
         V: Into<String>,
         E: fmt::Display,
     {
-        let settings = settings
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        LiveBuilder::new(resolver, settings, build)
+        LiveBuilder::new(Some(resolver), Prepared::new(settings, build))
+    }
+
+    /// A builder whose settings are read when it [`start`](LiveBuilder::start)s: `prepare`
+    /// returns them with their build (or the error that ends the start, such as a settings file
+    /// that does not parse). It resolves with [`Resolver::from_env`] unless
+    /// [`resolver`](LiveBuilder::resolver) gives one; when no setting may be a reference it
+    /// builds no resolver from the environment and contacts nothing. This is how the
+    /// `kvref-config` and `kvref-figment` integrations make theirs.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use kvref::live::{Live, Prepared};
+    /// let live = Live::prepared(|| {
+    ///     let settings = [("pool", "8")]; // read from the app's files, for instance
+    ///     Ok(Prepared::new(settings, move |_: &kvref::Resolved| settings[0].1.parse::<u32>()))
+    /// })
+    /// .start()
+    /// .await?;
+    /// assert_eq!(**live.load(), 8);
+    /// # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
+    /// ```
+    pub fn prepared(
+        prepare: impl FnOnce() -> Result<Prepared<T>, LiveError> + Send + 'static,
+    ) -> LiveBuilder<T> {
+        LiveBuilder::later(prepare)
     }
 }
 
