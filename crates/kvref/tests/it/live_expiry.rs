@@ -1,22 +1,18 @@
 //! `Live<T>` and secrets' expiry (`exp`), over the emulator whose control API sets `exp` on a
 //! version: the status names the nearest expiry, the refresher comes back before it so that a
-//! rotated version replaces the old one in time, warnings come once per version and never
-//! carry a value, and Event Grid's expiry events show in the status without a Key Vault request.
+//! rotated version replaces the old one in time, and Event Grid's expiry events show in the
+//! status without a Key Vault request. (The warnings are tested in the `trace` binary.)
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::HeaderMap;
-use jiff::Timestamp;
 use kvref::Resolved;
-use kvref::events::{Delivery, Event, parse};
 use kvref::live::{Live, LiveBuilder};
 use kvref::secrecy::ExposeSecret;
 use kvref_emulator::Emulator;
 use tokio::time::Instant;
 
 use crate::support::emu;
+use crate::support::expiry::{events, expiry_event, in_secs, set_expiry};
 
 const A: &str = "@KeyVault(VaultName=vault1;SecretName=s0)";
 
@@ -39,26 +35,6 @@ fn live(emu: &Emulator, b: &str) -> LiveBuilder<Vec<String>> {
     Live::builder(resolver, [("a", A.to_owned()), ("b", b.to_owned())], values)
         .interval(Duration::from_secs(24 * 3600))
         .jitter(0.0)
-}
-
-/// Sets `exp` on a version through the emulator's control API (`PATCH …/{version}`).
-async fn set_expiry(emu: &Emulator, secret: &str, version: &str, expires: Timestamp) {
-    let url = format!(
-        "http://{}/_emulator/vaults/vault1/secrets/{secret}/{version}",
-        emu.http_addr()
-    );
-    let answer = emu
-        .client()
-        .patch(url)
-        .json(&serde_json::json!({ "exp": expires.as_second() }))
-        .send()
-        .await
-        .expect("control API");
-    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
-}
-
-fn in_secs(seconds: i64) -> Timestamp {
-    Timestamp::from_second(Timestamp::now().as_second() + seconds).unwrap()
 }
 
 #[tokio::test(start_paused = true)]
@@ -108,95 +84,8 @@ async fn the_status_names_the_nearest_expiry_and_a_rotation_lands_before_it() {
     );
 }
 
-/// What the thread's tracing subscriber wrote, at WARN and above.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    /// Captures this thread's tracing (a current-thread runtime runs every task here) until the
-    /// guard is dropped; nothing process-global.
-    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_writer(captured.clone())
-            .with_ansi(false)
-            .finish();
-        (
-            captured.clone(),
-            tracing::subscriber::set_default(subscriber),
-        )
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-#[tokio::test]
-async fn an_expiry_that_nears_is_warned_once_and_once_more_when_it_passed() {
-    let (log, _guard) = Captured::start();
-    let emu = start().await;
-    let v0 = emu.set_secret("vault1", "s0", "value-that-expires").await;
-    set_expiry(&emu, "s0", &v0, in_secs(10 * 24 * 3600)).await;
-    let live = live(&emu, "@KeyVault(VaultName=vault1;SecretName=s1)")
-        .start()
-        .await
-        .unwrap();
-    live.refresh_now().await.unwrap();
-    live.refresh_now().await.unwrap();
-    let text = log.text();
-    assert_eq!(text.matches("expires soon").count(), 1, "{text}");
-    assert!(text.contains("vault1/s0") && text.contains(&v0), "{text}");
-
-    // The attribute changes without a new version: the next cycle sees it.
-    set_expiry(&emu, "s0", &v0, in_secs(-60)).await;
-    live.refresh_now().await.unwrap();
-    live.refresh_now().await.unwrap();
-    let text = log.text();
-    assert_eq!(text.matches("has expired").count(), 1, "{text}");
-    assert_eq!(live.status().nearest_expiry.unwrap().version, Some(v0));
-    assert!(!text.contains("value-that-expires"), "{text}");
-}
-
-/// Event Grid `events` in its own schema, read by the parser the webhook uses.
-fn events(body: &str) -> Vec<Event> {
-    let mut headers = HeaderMap::new();
-    headers.insert("aeg-event-type", "Notification".parse().unwrap());
-    match parse(&headers, body.as_bytes()).unwrap() {
-        Delivery::Events(events) => events,
-        other => panic!("{other:?}"),
-    }
-}
-
-fn expiry_event(id: &str, kind: &str, vault: &str, name: &str, version: &str, exp: i64) -> String {
-    format!(
-        r#"[{{"id": "{id}", "eventType": "Microsoft.KeyVault.{kind}", "subject": "{name}",
-        "data": {{"VaultName": "{vault}", "ObjectName": "{name}", "ObjectType": "Secret",
-        "Version": "{version}", "NBF": null, "EXP": {exp}}}}}]"#
-    )
-}
-
 #[tokio::test]
 async fn expiry_events_show_in_the_status_without_a_key_vault_request() {
-    let (log, _guard) = Captured::start();
     let emu = start().await;
     let v1 = emu.set_secret("vault1", "s1", "pinned-1").await;
     let pinned = format!("@KeyVault(VaultName=vault1;SecretName=s1;SecretVersion={v1})");
@@ -262,16 +151,6 @@ async fn expiry_events_show_in_the_status_without_a_key_vault_request() {
         "no Key Vault request"
     );
     assert_eq!(emu::token_requests(&emu).await, 0);
-    let text = log.text();
-    assert!(
-        text.contains("expires within 30 days") && text.contains("vault1/s0"),
-        "{text}"
-    );
-    assert!(
-        text.contains("has expired") && text.contains("vault1/s1"),
-        "{text}"
-    );
-    assert!(!text.contains("vault2"), "{text}");
 
     // Rotated: the notice about the old version of s0 goes; the pinned one stays.
     emu.set_secret("vault1", "s0", "rotated").await;
