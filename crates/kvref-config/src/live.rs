@@ -26,7 +26,8 @@ pub type LiveBuilder<T> = kvref::live::LiveBuilder<T>;
 /// that does not deserialise, or that [`validate`](LiveBuilder::validate) refuses, is reported
 /// (redacted) in [`Live::status`] while the last good snapshot stays. Settings without a
 /// reference make no request and build no resolver from the environment; their snapshot never
-/// changes.
+/// changes. With [`reread_sources`](kvref::live::LiveBuilder::reread_sources) the factory is
+/// called again on every cycle, so an edit of a settings file shows up at the next cycle.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -96,11 +97,34 @@ pub fn live<T: DeserializeOwned + Send + Sync + 'static>(
             .map(|leaf| (leaf.path().to_string(), leaf.value().to_owned()))
             .collect();
         let paths: Vec<_> = leaves.into_iter().map(tree::Leaf::into_path).collect();
-        Ok(Prepared::new(
-            settings,
-            move |resolved: &kvref::Resolved| {
-                overlay_resolved(config.clone(), paths.clone(), resolved.clone())?.try_deserialize()
-            },
-        ))
+        // What was read, digested (in memory only), so that a re-read can tell an edit.
+        let fingerprint = digest(&config.cache);
+        let build = move |resolved: &kvref::Resolved| {
+            overlay_resolved(config.clone(), paths.clone(), resolved.clone())?.try_deserialize()
+        };
+        Ok(Prepared::new(settings, build).fingerprint(fingerprint))
     })
+}
+
+/// A digest of a value tree, to compare two reads of the sources: tables in key order (they
+/// are hash maps, whose order differs between reads), every leaf with its kind.
+fn digest(value: &config::Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn feed(value: &config::Value, hasher: &mut impl Hasher) {
+        match &value.kind {
+            config::ValueKind::Table(table) => {
+                let mut keys: Vec<&String> = table.keys().collect();
+                keys.sort();
+                for key in keys {
+                    key.hash(hasher);
+                    feed(&table[key], hasher);
+                }
+            }
+            config::ValueKind::Array(array) => array.iter().for_each(|v| feed(v, hasher)),
+            leaf => format!("{leaf:?}").hash(hasher),
+        }
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    feed(value, &mut hasher);
+    hasher.finish()
 }

@@ -24,7 +24,9 @@ pub type LiveBuilder<T> = kvref::live::LiveBuilder<T>;
 /// figment and extracts again; a `T` that does not extract, or that
 /// [`validate`](LiveBuilder::validate) refuses, is reported (redacted) in [`Live::status`] while
 /// the last good snapshot stays. A figment without a reference makes no request and builds no
-/// resolver from the environment; its snapshot never changes.
+/// resolver from the environment; its snapshot never changes. With
+/// [`reread_sources`](kvref::live::LiveBuilder::reread_sources), use [`live_from`] so that the
+/// figment is made, and its files read, again on every cycle.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -80,20 +82,38 @@ pub type LiveBuilder<T> = kvref::live::LiveBuilder<T>;
 /// # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
 /// ```
 pub fn live<T: DeserializeOwned + Send + Sync + 'static>(figment: Figment) -> LiveBuilder<T> {
+    live_from(move || figment.clone())
+}
+
+/// [`live`] from a function that makes the figment: with
+/// [`reread_sources`](kvref::live::LiveBuilder::reread_sources) it is called again on every
+/// cycle, so that its providers read their files again (a `Figment` reads its providers when
+/// they are merged, so re-reading the same `Figment` value reads nothing new).
+pub fn live_from<T: DeserializeOwned + Send + Sync + 'static>(
+    make: impl Fn() -> Figment + Send + Sync + 'static,
+) -> LiveBuilder<T> {
     Live::prepared(move || {
+        let figment = make();
         let data = data_of(&figment).map_err(|e| LiveError::Build(e.to_string()))?;
         let candidates = walk::candidates(&figment, &data);
         let settings: Vec<(String, String)> = candidates
             .iter()
             .map(|c| (c.key.clone(), c.literal.clone()))
             .collect();
-        Ok(Prepared::new(
-            settings,
-            move |resolved: &kvref::Resolved| {
-                let merged =
-                    overlay_resolved(figment.clone(), data.clone(), &candidates, resolved)?;
-                crate::extract::<T>(&merged)
-            },
-        ))
+        // What was read, digested (in memory only), so that a re-read can tell an edit.
+        let fingerprint = digest(&format!("{data:?}"));
+        let build = move |resolved: &kvref::Resolved| {
+            let merged = overlay_resolved(figment.clone(), data.clone(), &candidates, resolved)?;
+            crate::extract::<T>(&merged)
+        };
+        Ok(Prepared::new(settings, build).fingerprint(fingerprint))
     })
+}
+
+/// A digest of `text`, to compare two reads of the sources.
+fn digest(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }

@@ -14,6 +14,7 @@ use super::expiry::ExpiryWatch;
 use super::make::{Check, Maker};
 use super::push::PushState;
 use super::refresher::{Refresher, schedule_next};
+use super::reread::{Prepare, Read};
 use super::schedule::Schedule;
 use super::status::{Status, nearest_expiry, versions};
 use super::{Handle, Live, LiveError};
@@ -22,14 +23,13 @@ use crate::{Resolved, Resolver};
 /// The shortest wait the refresher accepts, so that a zero duration cannot make it spin.
 const SHORTEST_WAIT: Duration = Duration::from_millis(1);
 
-type Prepare<T> = Box<dyn FnOnce() -> Result<Prepared<T>, LiveError> + Send>;
-
 /// What a settings source hands [`Live::prepared`] at start: the `(key, value)` settings that
 /// may be references, and the build of a `T` from their resolved secrets (its error is shown
 /// redacted), as [`Live::builder`] takes them.
 pub struct Prepared<T> {
-    settings: Vec<(String, String)>,
-    maker: Maker<T>,
+    pub(super) settings: Vec<(String, String)>,
+    pub(super) maker: Maker<T>,
+    pub(super) fingerprint: Option<u64>,
 }
 
 impl<T> fmt::Debug for Prepared<T> {
@@ -58,7 +58,16 @@ impl<T> Prepared<T> {
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
             maker: Maker::new(build),
+            fingerprint: None,
         }
+    }
+
+    /// A digest of everything else the source read (the settings that are not references),
+    /// so that [`reread_sources`](LiveBuilder::reread_sources) can tell a local edit from the
+    /// same read; without one only a change of the references counts.
+    pub fn fingerprint(mut self, fingerprint: u64) -> Self {
+        self.fingerprint = Some(fingerprint);
+        self
     }
 }
 
@@ -75,6 +84,7 @@ pub struct LiveBuilder<T> {
     check: Option<Check<T>>,
     schedule: Schedule,
     expiry: ExpiryWatch,
+    reread: bool,
     cancel: Option<CancellationToken>,
 }
 
@@ -103,9 +113,9 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
     }
 
     pub(super) fn later(
-        prepare: impl FnOnce() -> Result<Prepared<T>, LiveError> + Send + 'static,
+        prepare: impl Fn() -> Result<Prepared<T>, LiveError> + Send + Sync + 'static,
     ) -> Self {
-        Self::from_source(None, Source::Later(Box::new(prepare)))
+        Self::from_source(None, Source::Later(Arc::new(prepare)))
     }
 
     fn from_source(resolver: Option<Resolver>, source: Source<T>) -> Self {
@@ -115,6 +125,7 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             check: None,
             schedule: Schedule::default(),
             expiry: ExpiryWatch::default(),
+            reread: false,
             cancel: None,
         }
     }
@@ -148,7 +159,7 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
         mut self,
         check: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
-        self.check = Some(Box::new(check));
+        self.check = Some(Arc::new(check));
         self
     }
 
@@ -210,6 +221,16 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
         self
     }
 
+    /// Reads the sources again on every full cycle (off by default): the producer of
+    /// [`Live::prepared`] is called again, and a read that differs (other references, or another
+    /// [`fingerprint`](Prepared::fingerprint)) is resolved in full and swapped in, so a local
+    /// edit of a settings file shows up at the next cycle. A read that fails keeps the last good
+    /// snapshot, as a failed cycle does. Settings given to [`Live::builder`] are not re-read.
+    pub fn reread_sources(mut self, reread: bool) -> Self {
+        self.reread = reread;
+        self
+    }
+
     /// Stops the refresher when `token` is cancelled (it also stops when the last [`Live`] is
     /// dropped). The snapshot stays readable after that, but is no longer refreshed.
     pub fn cancel_on(mut self, token: CancellationToken) -> Self {
@@ -221,15 +242,22 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
     /// [`UnresolvedPolicy`](crate::UnresolvedPolicy)), builds and checks the first snapshot, and
     /// spawns the refresher on the current tokio runtime.
     pub async fn start(mut self) -> Result<Live<T>, LiveError> {
+        let (prepared, reread) = match self.source {
+            Source::Ready(prepared) => (prepared, None),
+            Source::Later(prepare) => (prepare()?, self.reread.then_some(prepare)),
+        };
+        let read = Read {
+            settings: prepared.settings.clone(),
+            fingerprint: prepared.fingerprint,
+        };
         let Prepared {
             settings,
             mut maker,
-        } = match self.source {
-            Source::Ready(prepared) => prepared,
-            Source::Later(prepare) => prepare()?,
-        };
-        if let Some(check) = self.check {
-            maker.check(check);
+            ..
+        } = prepared;
+        let check = self.check;
+        if let Some(check) = &check {
+            maker.check(check.clone());
         }
         let resolver = match self.resolver {
             Some(resolver) => resolver,
@@ -269,6 +297,7 @@ impl<T: Send + Sync + 'static> LiveBuilder<T> {
             status,
             push: push.clone(),
             expiry: self.expiry,
+            reread: reread.map(|prepare| (prepare, read, check)),
         };
         tokio::spawn(refresher.run(next, stop.clone(), asks_rx));
         Ok(Live {

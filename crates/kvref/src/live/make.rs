@@ -7,7 +7,7 @@ use super::LiveError;
 use crate::{Resolution, Resolved};
 
 type Build<T> = Box<dyn Fn(&Resolved) -> Result<T, String> + Send + Sync>;
-pub(super) type Check<T> = Box<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
+pub(super) type Check<T> = std::sync::Arc<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
 
 /// The build function and the optional check that turn resolved settings into a `T`.
 pub(super) struct Maker<T> {

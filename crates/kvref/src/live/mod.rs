@@ -60,6 +60,7 @@ mod expiry;
 mod make;
 mod push;
 mod refresher;
+mod reread;
 mod schedule;
 mod status;
 
@@ -137,7 +138,9 @@ impl<T: Send + Sync + 'static> Live<T> {
     /// that does not parse). It resolves with [`Resolver::from_env`] unless
     /// [`resolver`](LiveBuilder::resolver) gives one; when no setting may be a reference it
     /// builds no resolver from the environment and contacts nothing. This is how the
-    /// `kvref-config` and `kvref-figment` integrations make theirs.
+    /// `kvref-config` and `kvref-figment` integrations make theirs. With
+    /// [`reread_sources`](LiveBuilder::reread_sources), `prepare` is called again on every
+    /// cycle.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -152,7 +155,7 @@ impl<T: Send + Sync + 'static> Live<T> {
     /// # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
     /// ```
     pub fn prepared(
-        prepare: impl FnOnce() -> Result<Prepared<T>, LiveError> + Send + 'static,
+        prepare: impl Fn() -> Result<Prepared<T>, LiveError> + Send + Sync + 'static,
     ) -> LiveBuilder<T> {
         LiveBuilder::later(prepare)
     }

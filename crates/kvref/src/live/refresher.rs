@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::LiveError;
 use super::expiry::ExpiryWatch;
-use super::make::Maker;
+use super::make::{Check, Maker};
 use super::push::PushState;
+use super::reread::{Prepare, Read, changes_by_key};
 use super::schedule::Schedule;
 use super::status::{Change, Changes, Status, changes, lost_any, nearest_expiry, versions};
 use crate::reference::Reference;
@@ -33,6 +34,9 @@ pub(super) struct Refresher<T> {
     pub(super) status: watch::Sender<Status>,
     pub(super) push: Arc<PushState>,
     pub(super) expiry: ExpiryWatch,
+    /// With [`reread_sources`](super::LiveBuilder::reread_sources): the producer, what it read
+    /// last, and the user's check for the makers it gives.
+    pub(super) reread: Option<(Prepare<T>, Read, Option<Check<T>>)>,
 }
 
 /// What woke the refresher.
@@ -79,7 +83,10 @@ impl<T: Send + Sync + 'static> Refresher<T> {
             let cycle = async {
                 match &wanted {
                     Some(wanted) if pushed => self.cycle(wanted).await,
-                    _ => self.cycle(&|_: &Reference| true).await,
+                    _ => match self.reread().await {
+                        Some(result) => result,
+                        None => self.cycle(&|_: &Reference| true).await,
+                    },
                 }
             };
             let result = tokio::select! {
@@ -102,6 +109,49 @@ impl<T: Send + Sync + 'static> Refresher<T> {
         }
         self.status.send_modify(|s| s.next_attempt = None);
         tracing::debug!("kvref live: refresher stopped");
+    }
+
+    /// Reads the sources again, if asked to: `None` when the read is the same (or re-reading is
+    /// off), else the cycle of the new settings, resolved in full, built, checked and swapped.
+    async fn reread(&mut self) -> Option<Result<Changes, LiveError>> {
+        let (prepare, last, check) = self.reread.as_ref()?;
+        let prepared = match prepare() {
+            Ok(prepared) => prepared,
+            Err(error) => return Some(Err(error)),
+        };
+        let read = Read {
+            settings: prepared.settings.clone(),
+            fingerprint: prepared.fingerprint,
+        };
+        if read == *last {
+            return None;
+        }
+        let mut maker = prepared.maker;
+        if let Some(check) = check {
+            maker.check(check.clone());
+        }
+        let fresh = self.resolver.resolve(prepared.settings).await;
+        let value = match maker.make(fresh.clone()) {
+            Ok(value) => value,
+            Err(error) => return Some(Err(error)),
+        };
+        let changed = changes_by_key(&self.last_good, &fresh);
+        self.current.store(Arc::new(value));
+        self.last_good = fresh;
+        self.maker = maker;
+        if let Some((_, last, _)) = &mut self.reread {
+            *last = read;
+        }
+        let generation = *self.generation.borrow() + 1;
+        self.generation.send_replace(generation);
+        tracing::info!(
+            generation,
+            "kvref live: the settings sources changed; swapped in"
+        );
+        Some(Ok(Changes {
+            changed,
+            generation,
+        }))
     }
 
     /// One cycle: resolve again, compare versions, and if one moved, build, check and swap.
