@@ -1,20 +1,21 @@
-//! Live settings from `config`: the core's [`kvref::live::Live`] fed with this crate's candidate
-//! leaves, and a build that overlays the resolved secrets and deserialises, redacted, as
-//! [`resolve_with`](crate::resolve_with) does.
-
-use std::fmt;
+//! Live settings from `config`: the core's [`kvref::live::Live`], prepared at start with this
+//! crate's candidate leaves and a build that overlays the resolved secrets and deserialises,
+//! redacted, as [`resolve_with`](crate::resolve_with) does. Everything else (the resolver, the
+//! check, the timing) is the core's builder.
 
 use config::ConfigBuilder;
 use config::builder::DefaultState;
-use kvref::Resolver;
-use kvref::live::{Live, LiveError};
+use kvref::live::{Live, LiveError, Prepared};
 use serde::de::DeserializeOwned;
 
 use crate::{Error, overlay_resolved, tree};
 
-type Factory = Box<dyn Fn() -> ConfigBuilder<DefaultState> + Send + Sync>;
-type CoreOptions<T> =
-    Box<dyn FnOnce(kvref::live::LiveBuilder<T>) -> kvref::live::LiveBuilder<T> + Send>;
+/// The builder [`live`] returns: the core's [`kvref::live::LiveBuilder`], with
+/// [`resolver`](kvref::live::LiveBuilder::resolver),
+/// [`validate`](kvref::live::LiveBuilder::validate) and
+/// [`options`](kvref::live::LiveBuilder::options) (the interval, jitter, back-off, expiry
+/// lead and cancellation token).
+pub type LiveBuilder<T> = kvref::live::LiveBuilder<T>;
 
 /// Live settings: a [`kvref::live::Live<T>`] built from the `config` the `factory` makes, that
 /// follows secret rotation without a restart. The factory returns the `ConfigBuilder` (sync: an
@@ -23,7 +24,10 @@ type CoreOptions<T> =
 /// [`resolver`](LiveBuilder::resolver) gives one), deserialises `T` and starts the refresher.
 /// Each rotation overlays the new secrets on the same `Config` and deserialises again; a `T`
 /// that does not deserialise, or that [`validate`](LiveBuilder::validate) refuses, is reported
-/// (redacted) in [`Live::status`] while the last good snapshot stays.
+/// (redacted) in [`Live::status`] while the last good snapshot stays. Settings without a
+/// reference make no request and build no resolver from the environment; their snapshot never
+/// changes. With [`reread_sources`](kvref::live::LiveBuilder::reread_sources) the factory is
+/// called again on every cycle, so an edit of a settings file shows up at the next cycle.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -53,125 +57,74 @@ type CoreOptions<T> =
 /// assert_eq!(live.load().db_password.expose_secret(), "rotated");
 /// # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
 /// ```
-pub fn live<T>(
+///
+/// The core builder's options, a user check that refuses and a cancellation token:
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// #[derive(serde::Deserialize)]
+/// struct Settings { pool: u32 }
+/// let pool = |n: u32| move || config::Config::builder().set_override("pool", n).unwrap();
+/// let error = kvref_config::live::<Settings>(pool(0))
+///     .validate(|s| if s.pool > 0 { Ok(()) } else { Err("pool must be at least 1".into()) })
+///     .start()
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(error, kvref::live::LiveError::Refused(_)));
+///
+/// let stop = tokio_util::sync::CancellationToken::new();
+/// let token = stop.clone();
+/// let live = kvref_config::live::<Settings>(pool(8))
+///     .options(move |live| live.interval(Duration::from_secs(60)).jitter(0.2).cancel_on(token))
+///     .start()
+///     .await?;
+/// stop.cancel(); // the refresher stops, the snapshot stays readable
+/// assert!(matches!(live.refresh_now().await, Err(kvref::live::LiveError::Stopped)));
+/// assert_eq!(live.load().pool, 8);
+/// # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
+/// ```
+pub fn live<T: DeserializeOwned + Send + Sync + 'static>(
     factory: impl Fn() -> ConfigBuilder<DefaultState> + Send + Sync + 'static,
 ) -> LiveBuilder<T> {
-    LiveBuilder {
-        factory: Box::new(factory),
-        resolver: None,
-        options: Vec::new(),
-    }
-}
-
-/// Configures live settings from `config`; made by [`live`].
-pub struct LiveBuilder<T> {
-    factory: Factory,
-    resolver: Option<Resolver>,
-    options: Vec<CoreOptions<T>>,
-}
-
-impl<T> fmt::Debug for LiveBuilder<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LiveBuilder")
-            .field("resolver", &self.resolver.is_some())
-            .field("options", &self.options.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T: DeserializeOwned + Send + Sync + 'static> LiveBuilder<T> {
-    /// Resolves with this resolver (a clone of it) instead of [`kvref::Resolver::from_env`]: a
-    /// user-assigned identity, a sovereign cloud, another
-    /// [`UnresolvedPolicy`](kvref::UnresolvedPolicy), all set on [`kvref::Resolver::builder`].
-    /// See [`live`] for an example.
-    pub fn resolver(mut self, resolver: &Resolver) -> Self {
-        self.resolver = Some(resolver.clone());
-        self
-    }
-
-    /// A check of the deserialised settings that can refuse them, as
-    /// [`kvref::live::LiveBuilder::validate`]: at start the refusal is the error, later the last
-    /// good snapshot stays and the refusal (redacted) shows in [`Live::status`].
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// #[derive(serde::Deserialize)]
-    /// struct Settings { pool: u32 }
-    /// let error = kvref_config::live::<Settings>(|| config::Config::builder().set_override("pool", 0).unwrap())
-    ///     .validate(|s| if s.pool > 0 { Ok(()) } else { Err("pool must be at least 1".into()) })
-    ///     .start()
-    ///     .await
-    ///     .unwrap_err();
-    /// assert!(matches!(error, kvref::live::LiveError::Refused(_)));
-    /// # });
-    /// ```
-    pub fn validate(
-        self,
-        check: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
-    ) -> Self {
-        self.options(|live| live.validate(check))
-    }
-
-    /// The core's options, applied before the start: the refresh
-    /// [`interval`](kvref::live::LiveBuilder::interval), the
-    /// [`jitter`](kvref::live::LiveBuilder::jitter), the
-    /// [`backoff`](kvref::live::LiveBuilder::backoff), a
-    /// [`cancel_on`](kvref::live::LiveBuilder::cancel_on) token.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use std::time::Duration;
-    /// let stop = tokio_util::sync::CancellationToken::new();
-    /// let token = stop.clone();
-    /// let live = kvref_config::live::<std::collections::HashMap<String, String>>(config::Config::builder)
-    ///     .options(move |live| live.interval(Duration::from_secs(60)).jitter(0.2).cancel_on(token))
-    ///     .start()
-    ///     .await?;
-    /// stop.cancel(); // the refresher stops, the snapshot stays readable
-    /// assert!(matches!(live.refresh_now().await, Err(kvref::live::LiveError::Stopped)));
-    /// # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
-    /// ```
-    pub fn options(
-        mut self,
-        options: impl FnOnce(kvref::live::LiveBuilder<T>) -> kvref::live::LiveBuilder<T>
-        + Send
-        + 'static,
-    ) -> Self {
-        self.options.push(Box::new(options));
-        self
-    }
-
-    /// Builds the `Config`, resolves its references, deserialises and checks the first `T`,
-    /// and starts the refresher on the current tokio runtime. Settings without a reference make
-    /// no request and build no resolver from the environment; their snapshot never changes.
-    pub async fn start(self) -> Result<Live<T>, LiveError> {
-        let config = (self.factory)()
+    Live::prepared(move || {
+        let config = factory()
             .build()
             .map_err(|e| LiveError::Build(Error::config(&e, None).to_string()))?;
         let leaves = tree::references(&config.cache);
-        let resolver = match self.resolver {
-            Some(resolver) => resolver,
-            None if leaves.is_empty() => never_asked().await?,
-            None => Resolver::from_env().await?,
-        };
         let settings: Vec<(String, String)> = leaves
             .iter()
             .map(|leaf| (leaf.path().to_string(), leaf.value().to_owned()))
             .collect();
         let paths: Vec<_> = leaves.into_iter().map(tree::Leaf::into_path).collect();
+        // What was read, digested (in memory only), so that a re-read can tell an edit.
+        let fingerprint = digest(&config.cache);
         let build = move |resolved: &kvref::Resolved| {
             overlay_resolved(config.clone(), paths.clone(), resolved.clone())?.try_deserialize()
         };
-        let mut live = Live::builder(resolver, settings, build);
-        for options in self.options {
-            live = options(live);
-        }
-        live.start().await
-    }
+        Ok(Prepared::new(settings, build).fingerprint(fingerprint))
+    })
 }
 
-/// A resolver for settings without a reference, which the core needs but never asks: built
-/// from an empty environment, so it reads no variable and contacts nothing.
-async fn never_asked() -> Result<Resolver, kvref::Error> {
-    Resolver::builder().connect(&kvref::Env::default()).await
+/// A digest of a value tree, to compare two reads of the sources: tables in key order (they
+/// are hash maps, whose order differs between reads), every leaf with its kind.
+fn digest(value: &config::Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn feed(value: &config::Value, hasher: &mut impl Hasher) {
+        match &value.kind {
+            config::ValueKind::Table(table) => {
+                let mut keys: Vec<&String> = table.keys().collect();
+                keys.sort();
+                for key in keys {
+                    key.hash(hasher);
+                    feed(&table[key], hasher);
+                }
+            }
+            config::ValueKind::Array(array) => array.iter().for_each(|v| feed(v, hasher)),
+            leaf => format!("{leaf:?}").hash(hasher),
+        }
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    feed(value, &mut hasher);
+    hasher.finish()
 }

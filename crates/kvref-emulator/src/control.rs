@@ -20,7 +20,7 @@ pub(crate) struct ControlError {
 }
 
 impl ControlError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -168,6 +168,16 @@ pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
             };
             match update_version(shared, vault, name, version, patch) {
                 Ok(id) => json(StatusCode::OK, &json!({"id": id})),
+                Err(e) => failure(e.status, &e.message),
+            }
+        }
+        (&Method::DELETE, ["vaults", vault]) => match crate::vault_gone::delete(shared, vault) {
+            Ok(()) => empty(StatusCode::NO_CONTENT),
+            Err(e) => failure(e.status, &e.message),
+        },
+        (&Method::POST, ["vaults", vault, "recover"]) => {
+            match crate::vault_gone::recover(shared, vault) {
+                Ok(()) => empty(StatusCode::NO_CONTENT),
                 Err(e) => failure(e.status, &e.message),
             }
         }

@@ -37,6 +37,7 @@ mod state;
 mod store;
 mod tls;
 mod token;
+mod vault_gone;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -293,6 +294,7 @@ impl Emulator {
             issuer: token::TokenIssuer::new(),
             secrets,
             vaults: Mutex::new(vaults),
+            deleted_vaults: Mutex::default(),
             faults: Mutex::default(),
             journal: Mutex::default(),
             handshakes: Mutex::default(),
@@ -430,6 +432,27 @@ impl Emulator {
                 "set_enabled({vault:?}, {name:?}, {version:?}): {}",
                 e.message
             );
+        }
+    }
+
+    /// Deletes a vault, as Azure's soft delete does: its host answers `404 VaultNotFound` (in
+    /// Azure the name would stop resolving) until [`recover_vault`](Self::recover_vault).
+    ///
+    /// # Panics
+    /// If the vault does not exist (a test helper; see [`Emulator::set_secret`]).
+    pub async fn delete_vault(&self, vault: &str) {
+        if let Err(e) = vault_gone::delete(&self.shared, vault) {
+            panic!("delete_vault({vault:?}): {}", e.message);
+        }
+    }
+
+    /// Brings a deleted vault back with everything it held.
+    ///
+    /// # Panics
+    /// If no vault of that name was deleted (a test helper).
+    pub async fn recover_vault(&self, vault: &str) {
+        if let Err(e) = vault_gone::recover(&self.shared, vault) {
+            panic!("recover_vault({vault:?}): {}", e.message);
         }
     }
 

@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) issuer: TokenIssuer,
     pub(crate) secrets: EndpointSecrets,
     pub(crate) vaults: Mutex<BTreeMap<String, Vault>>,
+    /// Vaults deleted through the control API, by name, until recovered.
+    pub(crate) deleted_vaults: Mutex<BTreeMap<String, Vault>>,
     pub(crate) faults: Mutex<FaultTable>,
     pub(crate) journal: Mutex<Vec<JournalEntry>>,
     /// TLS handshakes completed on the HTTPS listener, by the SNI host name the client sent.

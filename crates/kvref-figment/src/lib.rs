@@ -208,7 +208,7 @@ use figment::Figment;
 use serde::de::DeserializeOwned;
 
 pub use error::Error;
-pub use live::{LiveBuilder, live};
+pub use live::{LiveBuilder, live, live_from};
 pub use overlay::METADATA_NAME;
 
 /// Resolves every Key Vault reference in `figment`, in every profile, with

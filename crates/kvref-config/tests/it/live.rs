@@ -156,3 +156,53 @@ async fn settings_without_references_start_without_a_request() {
     let live = kvref_config::live::<Settings>(plain).start().await.unwrap();
     assert_eq!(live.load().db.password.expose_secret(), "plain");
 }
+
+#[tokio::test]
+async fn with_reread_sources_an_edited_file_is_swapped_in_at_the_next_cycle() {
+    let (_emulator, resolver) = emulator_and_resolver(UnresolvedPolicy::Fail).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.toml");
+    let write = |port: u16| {
+        std::fs::write(
+            &path,
+            format!("port = {port}\n[db]\npassword = \"@KeyVault(VaultName=myvault;SecretName=DbPassword)\"\n"),
+        )
+        .unwrap()
+    };
+    write(8080);
+    let file = path.clone();
+    let factory = move || Config::builder().add_source(File::from(file.clone()));
+    let rereading = kvref_config::live::<Settings>(factory.clone())
+        .resolver(&resolver)
+        .reread_sources(true)
+        .start()
+        .await
+        .unwrap();
+    let fixed = kvref_config::live::<Settings>(factory)
+        .resolver(&resolver)
+        .start()
+        .await
+        .unwrap();
+    let generation = rereading.subscribe();
+
+    // The same read: nothing is swapped.
+    assert!(rereading.refresh_now().await.unwrap().is_empty());
+    assert!(!generation.has_changed().unwrap());
+
+    write(9090);
+    rereading.refresh_now().await.unwrap();
+    assert!(generation.has_changed().unwrap());
+    assert_eq!(rereading.load().port, 9090);
+    assert_eq!(
+        rereading.load().db.password.expose_secret(),
+        "db-password-from-the-emulator"
+    );
+    // Off by default: the file is read once.
+    fixed.refresh_now().await.unwrap();
+    assert_eq!(fixed.load().port, 8080);
+
+    // A file that no longer parses keeps the last good snapshot.
+    std::fs::write(&path, "port = [").unwrap();
+    assert!(rereading.refresh_now().await.is_err());
+    assert_eq!(rereading.load().port, 9090);
+}

@@ -312,3 +312,57 @@ async fn dropping_the_emulator_stops_it_and_removes_its_files() {
     }
     assert!(refused, "the HTTP listener still accepts after drop");
 }
+
+#[tokio::test]
+async fn a_deleted_vault_answers_as_unknown_until_recovered_with_its_secrets() {
+    let emu = start().await;
+    let token = vault_token(&emu).await;
+    let myvault = vault_as(&emu, "myvault", &token);
+    let (status, _, before) = myvault.secret("DbPassword").await;
+    assert_eq!(status, 200);
+
+    let deleted = http()
+        .delete(control_url(&emu, "vaults/MyVault"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let (status, _, body) = myvault.secret("DbPassword").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "VaultNotFound");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would not resolve"),
+        "{body}"
+    );
+    // Deleting it again, or recovering one never deleted, says what is missing.
+    for (request, says) in [
+        (
+            http().delete(control_url(&emu, "vaults/myvault")),
+            "no vault named",
+        ),
+        (
+            http().post(control_url(&emu, "vaults/othervault/recover")),
+            "no deleted vault",
+        ),
+    ] {
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 404);
+        assert!(answer.text().await.unwrap().contains(says), "{says}");
+    }
+
+    let recovered = http()
+        .post(control_url(&emu, "vaults/myvault/recover"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recovered.status(), 204);
+    let (status, _, after) = myvault.secret("DbPassword").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (&after["value"], &after["id"]),
+        (&before["value"], &before["id"])
+    );
+}

@@ -161,3 +161,34 @@ async fn a_figment_without_references_starts_without_a_request() {
         .unwrap();
     assert_eq!(live.load().db.password.expose_secret(), "plain");
 }
+
+#[tokio::test]
+async fn with_reread_sources_an_edited_toml_file_is_swapped_in_at_the_next_cycle() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.toml");
+    let write = |mode: &str| {
+        let toml = format!(
+            "mode = \"{mode}\"\n[db]\npassword = \"@KeyVault(VaultName=myvault;SecretName=DbPassword)\"\n"
+        );
+        std::fs::write(&path, toml).unwrap()
+    };
+    write("primary");
+    let file = path.clone();
+    let live = kvref_figment::live_from::<Settings>(move || Figment::from(Toml::file(&file)))
+        .resolver(&resolver(&emu).await)
+        .reread_sources(true)
+        .start()
+        .await
+        .unwrap();
+    let generation = live.subscribe();
+    // The same read: nothing is swapped.
+    assert!(live.refresh_now().await.unwrap().is_empty());
+    assert!(!generation.has_changed().unwrap());
+
+    write("replica");
+    live.refresh_now().await.unwrap();
+    assert!(generation.has_changed().unwrap());
+    assert_eq!(live.load().mode, Mode::Replica);
+    assert_eq!(live.load().db.password.expose_secret(), DB_PASSWORD);
+}

@@ -319,6 +319,27 @@ impl TokenCredential for TokenCache {
         slot.finish(&result);
         result
     }
+
+    /// Drops the cached token if it is `refused` (a newer one, fetched meanwhile, stays).
+    fn forget(&self, request: &TokenRequest, refused: &str) {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(request)
+            .cloned();
+        if let Some(slot) = slot {
+            let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state
+                .cached
+                .as_ref()
+                .is_some_and(|c| c.token.secret() == refused)
+            {
+                state.cached = None;
+            }
+        }
+        self.inner.forget(request, refused);
+    }
 }
 
 impl Drop for TokenCache {

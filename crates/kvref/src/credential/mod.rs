@@ -145,6 +145,13 @@ pub trait TokenCredential: Send + Sync + fmt::Debug {
 
     /// Obtains a token for `request`.
     async fn get_token(&self, request: &TokenRequest) -> Result<AccessToken, CredentialError>;
+
+    /// Forgets `refused`, a token for `request` that the service refused (expired before its
+    /// time by the service's clock, or revoked), so that the next call gets a fresh one. A
+    /// credential that keeps no token has nothing to forget: the default does nothing.
+    fn forget(&self, request: &TokenRequest, refused: &str) {
+        let _ = (request, refused);
+    }
 }
 
 /// What a token is wanted for.

@@ -7,7 +7,7 @@ use super::LiveError;
 use crate::{Resolution, Resolved};
 
 type Build<T> = Box<dyn Fn(&Resolved) -> Result<T, String> + Send + Sync>;
-type Check<T> = Box<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
+pub(super) type Check<T> = std::sync::Arc<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
 
 /// The build function and the optional check that turn resolved settings into a `T`.
 pub(super) struct Maker<T> {
@@ -25,11 +25,8 @@ impl<T> Maker<T> {
         }
     }
 
-    pub(super) fn check(
-        &mut self,
-        check: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
-    ) {
-        self.check = Some(Box::new(check));
+    pub(super) fn check(&mut self, check: Check<T>) {
+        self.check = Some(check);
     }
 
     /// Applies the resolver's policy, builds, and checks. The build error and the refusal are

@@ -48,13 +48,19 @@
 //! Event Grid can push rotations too ([`Live::push`], [`crate::events::Webhook`]): the secrets
 //! an event names are refreshed at once, without waiting for the timer.
 //!
-//! Secrets' expiry (`exp`) is not followed yet: the Key Vault client does not report it.
+//! Secrets' expiry (`exp`) is followed: [`Live::status`] shows the nearest one (which setting,
+//! secret and version, and when), the refresher tries a cycle shortly before it so that a
+//! version rotated in time replaces the old one before it expires, and it warns through
+//! `tracing` as an expiry nears and once it has passed. Event Grid's `SecretNearExpiry` and
+//! `SecretExpired` events, pushed, show in the status too, without a request to Key Vault.
 
 mod builder;
 mod error;
+mod expiry;
 mod make;
 mod push;
 mod refresher;
+mod reread;
 mod schedule;
 mod status;
 
@@ -65,9 +71,9 @@ use arc_swap::{ArcSwap, Guard};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::DropGuard;
 
-pub use self::builder::LiveBuilder;
+pub use self::builder::{LiveBuilder, Prepared};
 pub use self::error::LiveError;
-pub use self::status::{Change, Changes, SecretVersion, Status};
+pub use self::status::{Change, Changes, ExpiryNotice, SecretVersion, Status};
 
 use self::refresher::Reply;
 use crate::{Resolved, Resolver};
@@ -124,11 +130,34 @@ impl<T: Send + Sync + 'static> Live<T> {
         V: Into<String>,
         E: fmt::Display,
     {
-        let settings = settings
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        LiveBuilder::new(resolver, settings, build)
+        LiveBuilder::new(Some(resolver), Prepared::new(settings, build))
+    }
+
+    /// A builder whose settings are read when it [`start`](LiveBuilder::start)s: `prepare`
+    /// returns them with their build (or the error that ends the start, such as a settings file
+    /// that does not parse). It resolves with [`Resolver::from_env`] unless
+    /// [`resolver`](LiveBuilder::resolver) gives one; when no setting may be a reference it
+    /// builds no resolver from the environment and contacts nothing. This is how the
+    /// `kvref-config` and `kvref-figment` integrations make theirs. With
+    /// [`reread_sources`](LiveBuilder::reread_sources), `prepare` is called again on every
+    /// cycle.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use kvref::live::{Live, Prepared};
+    /// let live = Live::prepared(|| {
+    ///     let settings = [("pool", "8")]; // read from the app's files, for instance
+    ///     Ok(Prepared::new(settings, move |_: &kvref::Resolved| settings[0].1.parse::<u32>()))
+    /// })
+    /// .start()
+    /// .await?;
+    /// assert_eq!(**live.load(), 8);
+    /// # Ok::<(), kvref::live::LiveError>(()) }).unwrap();
+    /// ```
+    pub fn prepared(
+        prepare: impl Fn() -> Result<Prepared<T>, LiveError> + Send + Sync + 'static,
+    ) -> LiveBuilder<T> {
+        LiveBuilder::later(prepare)
     }
 }
 

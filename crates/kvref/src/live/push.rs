@@ -5,6 +5,10 @@
 //! [`SEEN_IDS`] kept) and by version (one already in use or already scheduled causes no
 //! request); a burst for one secret becomes one refresh. The timer keeps running as the safety
 //! net: a pushed refresh does not move it.
+//!
+//! `SecretNearExpiry` and `SecretExpired` events about a secret in use (pinned or not) are
+//! logged and kept as [`ExpiryNotice`]s for [`Live::status`], with no request to Key Vault; a
+//! notice goes once the snapshot stops using the version it is about.
 
 mod failing;
 
@@ -14,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use super::Live;
+use super::status::ExpiryNotice;
 use crate::Resolution;
 use crate::events::{Event, EventKind, PushTarget, PushUnavailable, Pushed, SecretEvent};
 use crate::reference::Reference;
@@ -22,6 +27,17 @@ use crate::reference::Reference;
 pub(super) const SEEN_IDS: usize = 4096;
 /// How many versions per secret are remembered as seen (served or scheduled).
 const KNOWN_VERSIONS: usize = 16;
+/// How many expiry notices are kept (one per secret version in use at most).
+const NOTICES: usize = 256;
+
+/// A secret the snapshot uses, pinned or not, for expiry events.
+struct InUse {
+    host: String,
+    vault: String,
+    name: String,
+    version: Option<String>,
+    key: String,
+}
 
 /// A secret the snapshot follows the latest version of.
 struct Target {
@@ -58,6 +74,10 @@ struct Inner {
     pending: HashSet<usize>,
     seen: HashSet<String>,
     seen_order: VecDeque<String>,
+    in_use: Vec<InUse>,
+    notices: Vec<ExpiryNotice>,
+    /// Whether `notices` changed since the refresher last took them.
+    notices_changed: bool,
 }
 
 impl Inner {
@@ -99,6 +119,29 @@ impl PushState {
     /// known of each (called at start and after every cycle).
     pub(super) fn follow(&self, resolution: &Resolution) {
         let mut inner = self.lock();
+        inner.in_use = resolution
+            .outcomes()
+            .iter()
+            .filter_map(|o| {
+                let r = o.reference()?;
+                Some(InUse {
+                    host: r.vault_host().to_owned(),
+                    vault: r.vault_name().to_owned(),
+                    name: r.secret_name().to_owned(),
+                    version: o.resolved_version().map(str::to_owned),
+                    key: o.key().to_owned(),
+                })
+            })
+            .collect();
+        // A notice about a version no longer in use (rotated away) has done its work.
+        let before = inner.notices.len();
+        let Inner {
+            notices, in_use, ..
+        } = &mut *inner;
+        notices.retain(|n| in_use.iter().any(|u| n.is_about(u)));
+        if inner.notices.len() != before {
+            inner.notices_changed = true;
+        }
         let mut old = std::mem::take(&mut inner.targets);
         let mut targets: Vec<Target> = Vec::new();
         for outcome in resolution.outcomes() {
@@ -159,8 +202,15 @@ impl PushState {
         })
     }
 
+    /// The expiry notices, if they changed since the last call.
+    pub(super) fn take_notices(&self) -> Option<Vec<ExpiryNotice>> {
+        let mut inner = self.lock();
+        std::mem::take(&mut inner.notices_changed).then(|| inner.notices.clone())
+    }
+
     fn push(&self, events: &[Event]) -> Pushed {
         let mut pushed = Pushed::default();
+        let mut noted = false;
         let mut inner = self.lock();
         for event in events {
             if inner.seen_before(&event.id) {
@@ -173,30 +223,77 @@ impl PushState {
                 }
                 EventKind::SecretNearExpiry(s) | EventKind::SecretExpired(s) => {
                     let expired = matches!(event.kind, EventKind::SecretExpired(_));
-                    let followed = inner
-                        .targets
-                        .iter()
-                        .any(|t| s.is_secret(&t.host, &t.vault, &t.name));
-                    if followed {
-                        tracing::warn!(
-                            secret = %format!("{}/{}", s.vault, s.name),
-                            version = s.version.as_deref().unwrap_or("unknown"),
-                            expires = s.expires,
-                            "kvref live: {}",
-                            if expired { "a secret in use has expired" } else { "a secret in use expires within 30 days" },
-                        );
-                    }
+                    noted |= note_expiry(&mut inner, s, expired);
                     pushed.unmatched += 1;
                 }
                 _ => pushed.unmatched += 1,
             }
         }
         drop(inner);
-        if pushed.scheduled > 0 {
+        if pushed.scheduled > 0 || noted {
             self.wake.notify_one();
         }
         pushed
     }
+}
+
+impl ExpiryNotice {
+    /// Whether this notice is about `secret` (and the version it uses, when it names one).
+    fn is_about(&self, secret: &InUse) -> bool {
+        let same = self.secret.split_once('/').is_some_and(|(vault, name)| {
+            vault.eq_ignore_ascii_case(&secret.vault) && name.eq_ignore_ascii_case(&secret.name)
+        });
+        same && match (&self.version, &secret.version) {
+            (Some(about), Some(used)) => about.eq_ignore_ascii_case(used),
+            _ => true,
+        }
+    }
+}
+
+/// Logs and keeps an expiry event about a secret in use; returns whether it was one.
+fn note_expiry(inner: &mut Inner, event: &SecretEvent, expired: bool) -> bool {
+    let users: Vec<&InUse> = inner
+        .in_use
+        .iter()
+        .filter(|u| event.is_secret(&u.host, &u.vault, &u.name))
+        .filter(|u| match (&event.version, &u.version) {
+            (Some(about), Some(used)) => about.eq_ignore_ascii_case(used),
+            _ => true,
+        })
+        .collect();
+    let Some(first) = users.first() else {
+        return false;
+    };
+    let notice = ExpiryNotice {
+        secret: format!("{}/{}", first.vault, first.name),
+        keys: users.iter().map(|u| u.key.clone()).collect(),
+        version: event.version.clone().or_else(|| first.version.clone()),
+        expires: event
+            .expires
+            .and_then(|s| jiff::Timestamp::from_second(s).ok()),
+        expired,
+        received: jiff::Timestamp::now(),
+    };
+    tracing::warn!(
+        secret = %notice.secret,
+        keys = %notice.keys.join(", "),
+        version = notice.version.as_deref().unwrap_or("unknown"),
+        expires = ?notice.expires.map(|t| t.to_string()),
+        "kvref live: {}",
+        if expired {
+            "Key Vault says a secret in use has expired; set a new version"
+        } else {
+            "Key Vault says a secret in use expires within 30 days; set a new version before then"
+        },
+    );
+    let same = |n: &ExpiryNotice| n.secret == notice.secret && n.version == notice.version;
+    inner.notices.retain(|n| !same(n));
+    if inner.notices.len() == NOTICES {
+        inner.notices.remove(0);
+    }
+    inner.notices.push(notice);
+    inner.notices_changed = true;
+    true
 }
 
 /// Schedules a refresh of every followed secret `secret` names, unless its version is known.

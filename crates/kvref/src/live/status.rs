@@ -14,6 +14,8 @@ pub struct SecretVersion {
     /// The version Key Vault served; `None` when the reference failed and the resolver's
     /// [`UnresolvedPolicy`](crate::UnresolvedPolicy) kept the literal or dropped it.
     pub version: Option<String>,
+    /// When that version expires (its `exp` attribute), if it has an expiry.
+    pub expires: Option<jiff::Timestamp>,
 }
 
 impl SecretVersion {
@@ -23,6 +25,7 @@ impl SecretVersion {
             key: outcome.key().to_owned(),
             secret: format!("{}/{}", reference.vault_name(), reference.secret_name()),
             version: outcome.resolved_version().map(str::to_owned),
+            expires: outcome.expires_on(),
         })
     }
 }
@@ -34,6 +37,35 @@ pub(super) fn versions(resolution: &Resolution) -> Vec<SecretVersion> {
         .iter()
         .filter_map(SecretVersion::of)
         .collect()
+}
+
+/// The entry of `versions` that expires first, if any has an expiry.
+pub(super) fn nearest_expiry(versions: &[SecretVersion]) -> Option<SecretVersion> {
+    versions
+        .iter()
+        .filter(|v| v.expires.is_some())
+        .min_by_key(|v| v.expires)
+        .cloned()
+}
+
+/// What an Event Grid `SecretNearExpiry` or `SecretExpired` event said about a secret in use,
+/// as [`Live::push`](super::Live::push) received it. Kept until the snapshot stops using that
+/// version (a rotation), or replaced by a later event about the same version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExpiryNotice {
+    /// `vault/secret`, as in [`SecretVersion::secret`].
+    pub secret: String,
+    /// The settings that use the secret.
+    pub keys: Vec<String>,
+    /// The version the event is about, when it names one.
+    pub version: Option<String>,
+    /// The expiry the event reports (`EXP`), when it has one.
+    pub expires: Option<jiff::Timestamp>,
+    /// `true` for `SecretExpired`, `false` for `SecretNearExpiry`.
+    pub expired: bool,
+    /// When the event arrived, by the wall clock.
+    pub received: jiff::Timestamp,
 }
 
 /// One setting whose secret moved to another version.
@@ -112,6 +144,13 @@ pub struct Status {
     pub consecutive_failures: u32,
     /// When the refresher tries next (tokio's clock); `None` once it has stopped.
     pub next_attempt: Option<tokio::time::Instant>,
-    /// The secret versions the snapshot in use was built from, in input order.
+    /// The secret versions the snapshot in use was built from, in input order, each with its
+    /// expiry.
     pub versions: Vec<SecretVersion>,
+    /// The entry of [`versions`](Self::versions) that expires first: which setting, which
+    /// secret and version, and when. The refresher tries a cycle shortly before it (see
+    /// [`LiveBuilder::expiry_lead`](super::LiveBuilder::expiry_lead)).
+    pub nearest_expiry: Option<SecretVersion>,
+    /// What Event Grid's expiry events said about secrets in use (see [`ExpiryNotice`]).
+    pub expiry_notices: Vec<ExpiryNotice>,
 }

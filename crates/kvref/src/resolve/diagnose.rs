@@ -53,6 +53,12 @@ pub(super) fn syntax_outcome(
     }
 }
 
+/// A vault that answered before and no longer does may have been deleted: its host name stops
+/// resolving at once (the emulator answers `VaultNotFound` instead).
+const DELETED_VAULT: &str = "If the vault was deleted, its name stops resolving: find it with \
+     `az keyvault list-deleted` and recover it within its retention with `az keyvault recover --name <vault>`, \
+     or point the reference at the vault that replaces it";
+
 /// Fills in status, code, message and fix for a failed fetch.
 pub(super) fn describe_failure(
     outcome: &mut Outcome,
@@ -103,7 +109,8 @@ pub(super) fn describe_failure(
             ResolveStatus::VaultNotFound,
             format!(
                 "check the vault name `{vault}` in the reference and that {host} resolves and is reachable from \
-                 here (`nslookup {host}`); a vault behind a private endpoint needs the privatelink DNS zone"
+                 here (`nslookup {host}`); a vault behind a private endpoint needs the privatelink DNS zone. \
+                 {DELETED_VAULT}"
             ),
         ),
         VaultErrorKind::ConnectionFailed => (
@@ -176,7 +183,7 @@ fn service_failure(error: &VaultError, reference: &Reference) -> (ResolveStatus,
             ResolveStatus::VaultNotFound,
             format!(
                 "check the vault name `{vault}` in the reference (`az keyvault show --name {vault}`) and that {} \
-                 resolves from here",
+                 resolves from here. {DELETED_VAULT}",
                 reference.vault_host()
             ),
         ),
@@ -231,6 +238,20 @@ fn service_failure(error: &VaultError, reference: &Reference) -> (ResolveStatus,
                     "grant the app's identity the Key Vault Secrets User role on the vault: `az role assignment create \
                      --role \"Key Vault Secrets User\" --assignee {principal} --scope $(az keyvault show --name {vault} \
                      --query id -o tsv)` (new assignments can take a few minutes to apply)"
+                ),
+            )
+        }
+        (Some(401), _)
+            if error
+                .service_message()
+                .is_some_and(|m| m.contains("expired")) =>
+        {
+            (
+                ResolveStatus::UnauthorizedClient,
+                format!(
+                    "{vault} refused the identity's token as expired, a freshly fetched one too: check this \
+                 machine's clock (`timedatectl`, or the host's time sync) and the identity endpoint's; the \
+                 token is fetched again on the next attempt"
                 ),
             )
         }

@@ -79,6 +79,7 @@ impl Resolver {
                     outcome.status = ResolveStatus::Resolved;
                     outcome.resolved_version = secret.version().map(str::to_owned);
                     outcome.value = Some(secret.value().clone());
+                    outcome.attributes = secret.attributes().clone();
                     outcome.error_code = None;
                     outcome.message = None;
                     outcome.fix = None;
@@ -86,6 +87,7 @@ impl Resolver {
                 Err(error) => {
                     outcome.value = None;
                     outcome.resolved_version = None;
+                    outcome.attributes = Default::default();
                     describe_failure(outcome, error, self.budget, &self.allowed);
                 }
             }

@@ -10,6 +10,7 @@ use crate::error::{Error, Failure};
 use crate::redact::Redactions;
 use crate::reference::Reference;
 use crate::status::ResolveStatus;
+use crate::vault::SecretAttributes;
 
 /// What to do with a setting whose reference could not be resolved.
 ///
@@ -51,6 +52,7 @@ pub struct Outcome {
     pub(super) message: Option<String>,
     pub(super) fix: Option<String>,
     pub(super) value: Option<SecretString>,
+    pub(super) attributes: SecretAttributes,
 }
 
 impl fmt::Debug for Outcome {
@@ -67,6 +69,7 @@ impl fmt::Debug for Outcome {
             .field("error_code", &self.error_code)
             .field("message", &self.message)
             .field("fix", &self.fix)
+            .field("attributes", &self.attributes)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +92,7 @@ impl Outcome {
             message: None,
             fix: None,
             value: None,
+            attributes: SecretAttributes::default(),
         }
     }
 
@@ -142,6 +146,18 @@ impl Outcome {
     /// The secret, when resolved.
     pub fn value(&self) -> Option<&SecretString> {
         self.value.as_ref()
+    }
+
+    /// The attributes Key Vault returned with the version served (all `None` when the
+    /// reference did not resolve).
+    pub fn attributes(&self) -> &SecretAttributes {
+        &self.attributes
+    }
+
+    /// When the version served expires (its `exp`), if it has an expiry: the secret should be
+    /// rotated before then.
+    pub fn expires_on(&self) -> Option<jiff::Timestamp> {
+        self.attributes.expires
     }
 
     /// Whether a later refresh can bring a new value: the reference names no version.

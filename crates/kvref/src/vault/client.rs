@@ -206,23 +206,32 @@ impl SecretClient {
             Discovered::Challenge(c) => c,
             Discovered::Answer(result) => return result,
         };
-        let mut rediscovered = false;
+        let (mut rediscovered, mut renewed) = (false, false);
         loop {
             let token = self.token(&challenge, deadline).await?;
             let answer = self.send(&url, Some(token.secret()), deadline).await?;
             if answer.status == StatusCode::UNAUTHORIZED
-                && !rediscovered
                 && answer.headers.contains_key(WWW_AUTHENTICATE)
             {
                 match challenge_of(&answer, host, Some(token.secret())) {
-                    Ok(fresh) if fresh != challenge => {
+                    Ok(fresh) if fresh != challenge && !rediscovered => {
                         tracing::debug!("the vault sent a new challenge; discovering again");
                         *vault.discovery.lock().await = Discovery::Known(fresh.clone());
                         challenge = fresh;
                         rediscovered = true;
                         continue;
                     }
-                    // The same challenge again: the token itself was refused.
+                    // The same challenge again: the token itself was refused (expired early
+                    // by the vault's clock, or revoked). A cached token would be refused again
+                    // until it expires by ours: ask for a fresh one, once (never after a new
+                    // challenge, whose token is fresh already: no chasing in circles).
+                    Ok(same) if same == challenge && !renewed && !rediscovered => {
+                        tracing::debug!("the vault refused the token; asking for a fresh one");
+                        let request = token_request(&challenge);
+                        self.inner.credential.forget(&request, token.secret());
+                        renewed = true;
+                        continue;
+                    }
                     Ok(_) => {}
                     Err(refused) => {
                         // A 401 naming a foreign audience: forget what we knew, send nothing more.
@@ -250,10 +259,7 @@ impl SecretClient {
         challenge: &Challenge,
         deadline: Instant,
     ) -> Result<crate::credential::AccessToken, VaultError> {
-        let mut request = TokenRequest::new(challenge.scope());
-        if let Some(tenant) = challenge.tenant_id() {
-            request = request.with_tenant(tenant);
-        }
+        let request = token_request(challenge);
         let credential = &self.inner.credential;
         let Ok(token) = tokio::time::timeout_at(deadline, credential.get_token(&request)).await
         else {
@@ -298,5 +304,14 @@ impl SecretClient {
         Err(VaultError::new(kind, message)
             .with_status(status.as_u16())
             .with_service(service))
+    }
+}
+
+/// The token request a challenge asks for: its scope, in its tenant.
+fn token_request(challenge: &Challenge) -> TokenRequest {
+    let request = TokenRequest::new(challenge.scope());
+    match challenge.tenant_id() {
+        Some(tenant) => request.with_tenant(tenant),
+        None => request,
     }
 }

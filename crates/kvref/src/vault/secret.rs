@@ -1,7 +1,10 @@
-//! A secret as Key Vault returned it, and the checks that the answer is the secret asked for.
+//! A secret as Key Vault returned it, with its attributes, and the checks that the answer is
+//! the secret asked for.
 
+use jiff::Timestamp;
 use secrecy::SecretString;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::error::{VaultError, VaultErrorKind};
 use crate::reference::Reference;
@@ -14,6 +17,52 @@ pub struct Secret {
     id: String,
     version: Option<String>,
     content_type: Option<String>,
+    attributes: SecretAttributes,
+}
+
+/// The attributes Key Vault returns with a secret (its `attributes` object): whether it is
+/// enabled, its validity window and when it was created and last updated. Key Vault serves a
+/// secret outside its `nbf`/`exp` window all the same ("informational" for secrets), so these
+/// say when to rotate, not whether the value works. Absent or malformed fields are `None`:
+/// they never make a secret fail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SecretAttributes {
+    /// `enabled`: Key Vault serves disabled versions to nobody, so a served one says `true`.
+    pub enabled: Option<bool>,
+    /// `nbf`: not valid before this instant.
+    pub not_before: Option<Timestamp>,
+    /// `exp`: not valid after this instant; rotate before it.
+    pub expires: Option<Timestamp>,
+    /// `created`: when the version was created.
+    pub created: Option<Timestamp>,
+    /// `updated`: when the version's attributes last changed.
+    pub updated: Option<Timestamp>,
+}
+
+impl SecretAttributes {
+    /// Reads Key Vault's `attributes` object leniently: epoch seconds as numbers (Key Vault's
+    /// form) or numeric strings; anything else is left out.
+    fn from_json(attributes: Option<&Value>) -> SecretAttributes {
+        let Some(Value::Object(map)) = attributes else {
+            return SecretAttributes::default();
+        };
+        let time = |name: &str| {
+            let seconds = match map.get(name)? {
+                Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }?;
+            Timestamp::from_second(seconds).ok()
+        };
+        SecretAttributes {
+            enabled: map.get("enabled").and_then(Value::as_bool),
+            not_before: time("nbf"),
+            expires: time("exp"),
+            created: time("created"),
+            updated: time("updated"),
+        }
+    }
 }
 
 impl Secret {
@@ -36,6 +85,11 @@ impl Secret {
     pub fn content_type(&self) -> Option<&str> {
         self.content_type.as_deref()
     }
+
+    /// The version's attributes: enabled, `nbf`, `exp`, created, updated.
+    pub fn attributes(&self) -> &SecretAttributes {
+        &self.attributes
+    }
 }
 
 #[derive(Deserialize)]
@@ -44,6 +98,7 @@ struct SecretBundle {
     id: Option<String>,
     #[serde(rename = "contentType")]
     content_type: Option<String>,
+    attributes: Option<Value>,
 }
 
 /// Reads a 200 answer's `SecretBundle`; the version comes from the versioned `id`.
@@ -77,6 +132,7 @@ pub(super) fn parse_secret(body: &[u8], reference: &Reference) -> Result<Secret,
         id,
         version,
         content_type: bundle.content_type,
+        attributes: SecretAttributes::from_json(bundle.attributes.as_ref()),
     })
 }
 
@@ -166,6 +222,38 @@ mod tests {
         // Certificate-backed (Verbatim 4): content type kept.
         let s = parse_secret(br#"{"value":"YmFzZTY0","contentType":"application/x-pkcs12","id":"https://keyvaultname.vault.azure.net/secrets/x/08be22f5f85a42809d2df03cef6908c4","managed":true,"kid":"https://k.vault.azure.net/keys/c/08be22f5f85a42809d2df03cef6908c4"}"#, &reference()).unwrap();
         assert_eq!(s.content_type(), Some("application/x-pkcs12"));
+        assert_eq!(s.attributes(), &SecretAttributes::default());
+    }
+
+    #[test]
+    fn reads_the_attributes_key_vault_returns() {
+        // keyvault-get-secret-200.json, with the `nbf` and `exp` the specification documents.
+        let s = parse_secret(br#"{"value":"v","id":"https://keyvaultname.vault.azure.net/secrets/X/41cce6796d81438f9dad0d96bf85d50d","attributes":{"enabled":true,"nbf":1668124000,"exp":1699660872,"created":1668124872,"updated":1668124873,"recoveryLevel":"CustomizedRecoverable+Purgeable","recoverableDays":7}}"#, &reference()).unwrap();
+        let a = s.attributes();
+        assert_eq!(a.enabled, Some(true));
+        assert_eq!(a.not_before.map(|t| t.as_second()), Some(1668124000));
+        assert_eq!(a.expires.map(|t| t.as_second()), Some(1699660872));
+        assert_eq!(a.created.map(|t| t.as_second()), Some(1668124872));
+        assert_eq!(a.updated.map(|t| t.as_second()), Some(1668124873));
+        // Odd shapes are left out, never an error.
+        for attributes in [
+            r#""attributes":{"exp":"soon","enabled":"yes","nbf":null}"#,
+            r#""attributes":[1,2]"#,
+            r#""attributes":{"exp":1e300}"#,
+        ] {
+            let body = format!(
+                r#"{{"value":"v","id":"https://keyvaultname.vault.azure.net/secrets/x",{attributes}}}"#
+            );
+            let s = parse_secret(body.as_bytes(), &reference()).unwrap();
+            assert_eq!(s.attributes().expires, None, "{attributes}");
+            assert_eq!(s.attributes().enabled, None, "{attributes}");
+        }
+        let body = br#"{"value":"v","id":"https://keyvaultname.vault.azure.net/secrets/x","attributes":{"exp":"1699660872"}}"#;
+        let s = parse_secret(body, &reference()).unwrap();
+        assert_eq!(
+            s.attributes().expires.map(|t| t.as_second()),
+            Some(1699660872)
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::CountingCredential;
+use crate::support::cred_emulator::TENANT;
 use crate::support::emu;
 
 /// Two settings that rotate together: `a` from secret `s0`, `b` from `s1`.
@@ -277,18 +278,24 @@ enum Failure {
     SecretDisabled,
     SecretDeleted,
     RoleRemoved,
+    ExpiredToken,
+    IdentityEndpointDown,
+    VaultGone,
     DoesNotDeserialise,
     RefusedByCheck,
 }
 
 impl Failure {
-    const ALL: [Failure; 8] = [
+    const ALL: [Failure; 11] = [
         Failure::Unavailable,
         Failure::Throttled,
         Failure::DroppedConnection,
         Failure::SecretDisabled,
         Failure::SecretDeleted,
         Failure::RoleRemoved,
+        Failure::ExpiredToken,
+        Failure::IdentityEndpointDown,
+        Failure::VaultGone,
         Failure::DoesNotDeserialise,
         Failure::RefusedByCheck,
     ];
@@ -348,6 +355,19 @@ impl Failure {
                 emu.add_fault(fault(403, error_body("Forbidden", Some("ForbiddenByRbac"))))
                     .await;
             }
+            Failure::ExpiredToken => emu.add_fault(token_expired(None)).await,
+            Failure::IdentityEndpointDown => {
+                emu.add_fault(Fault {
+                    endpoint: Endpoint::AppService,
+                    status: Some(503),
+                    times: None,
+                    ..Fault::default()
+                })
+                .await;
+                // The cached token (a day's) has expired: the next cycle needs a new one.
+                tokio::time::advance(Duration::from_secs(24 * 3600 + 1)).await;
+            }
+            Failure::VaultGone => emu.delete_vault("vault1").await,
             Failure::DoesNotDeserialise | Failure::RefusedByCheck => unreachable!(),
         }
         let says = match self {
@@ -357,6 +377,9 @@ impl Failure {
             Failure::SecretDisabled => "SecretDisabled",
             Failure::SecretDeleted => "SecretNotFound",
             Failure::RoleRemoved => "AccessToKeyVaultDenied",
+            Failure::ExpiredToken => "refused the identity's token as expired",
+            Failure::IdentityEndpointDown => "identity service is unavailable",
+            Failure::VaultGone => "az keyvault recover",
             _ => unreachable!(),
         };
         (says, version)
@@ -367,6 +390,7 @@ impl Failure {
         emu.clear_faults().await;
         match self {
             Failure::SecretDisabled => emu.set_enabled("vault1", "s0", version, true).await,
+            Failure::VaultGone => emu.recover_vault("vault1").await,
             Failure::DoesNotDeserialise => {
                 emu.set_secret("vault1", "s1", "9090").await;
                 return Service {
@@ -391,14 +415,15 @@ async fn every_failure_keeps_the_last_good_snapshot_says_why_and_recovers() {
     for failure in Failure::ALL {
         let fx = Fixture::start(2).await;
         fx.emu.set_secret("vault1", "s1", "8080").await;
-        let day = Duration::from_secs(24 * 3600);
+        // Longer than the emulator's tokens live, which one row outlives.
+        let week = Duration::from_secs(7 * 24 * 3600);
         let live = Live::builder(fx.resolver(), [("a", A), ("b", B)], service)
             .validate(|s| match s.a.as_str() {
                 "refused-by-check" => Err(format!("a may not be {:?}", s.a)),
                 _ => Ok(()),
             })
-            .interval(day)
-            .backoff(day, day)
+            .interval(week)
+            .backoff(week, week)
             .start()
             .await
             .unwrap();
@@ -446,6 +471,50 @@ async fn every_failure_keeps_the_last_good_snapshot_says_why_and_recovers() {
         assert_eq!(status.failing_since, None, "{failure:?}");
         assert_eq!(status.generation, 1, "{failure:?}");
     }
+}
+
+/// Key Vault's answer to a token past its `exp`: the challenge again, with AKV10022.
+fn token_expired(times: Option<u32>) -> Fault {
+    let challenge = format!(
+        r#"Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net""#
+    );
+    Fault {
+        endpoint: Endpoint::KeyVault,
+        status: Some(401),
+        headers: [("WWW-Authenticate".to_owned(), challenge)].into(),
+        body: Some(serde_json::json!({"error": {"code": "Unauthorized",
+            "message": "AKV10022: Token validation failed: the token has expired."}})),
+        times,
+        ..Fault::default()
+    }
+}
+
+#[tokio::test]
+async fn a_token_refused_as_expired_is_replaced_at_once() {
+    let fx = Fixture::start(2).await;
+    let live = fx.pair().start().await.unwrap();
+    let tokens = fx.credential.calls();
+    fx.emu.set_secret("vault1", "s0", "rotated-0").await;
+    fx.emu.clear_requests().await;
+    // The cached token is still valid by our clock, but the vault says it has expired.
+    fx.emu.add_fault(token_expired(Some(1))).await;
+
+    let changes = live.refresh_now().await.unwrap();
+    assert_eq!(changes.changed.len(), 1, "{changes:?}");
+    assert_eq!(live.load().a, "rotated-0");
+    assert_eq!(fx.credential.calls(), tokens + 1, "one fresh token");
+    let statuses: Vec<u16> = vault_gets(&fx.emu).await.iter().map(|g| g.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [200, 401].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(emu::token_requests(&fx.emu).await, 1);
+    assert_eq!(live.status().last_error, None);
 }
 
 /// The waits between the ends of the next `cycles` cycles, as tokio's paused clock tells them.

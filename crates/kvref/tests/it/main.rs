@@ -18,6 +18,7 @@ mod events_parse;
 mod events_webhook;
 mod h2;
 mod live;
+mod live_expiry;
 mod local_down;
 mod local_emulator;
 mod push_e2e;

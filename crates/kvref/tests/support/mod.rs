@@ -126,3 +126,4 @@ impl ClosingListener {
 pub mod cred_emulator;
 pub mod cred_support;
 pub mod emu;
+pub mod expiry;

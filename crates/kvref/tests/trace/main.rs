@@ -12,4 +12,5 @@ mod support;
 
 mod capture;
 mod credential_tracing;
+mod live_tracing;
 mod resolve_tracing;
