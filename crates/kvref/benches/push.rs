@@ -104,7 +104,11 @@ async fn measure(label: &str, emu: &Emulator, live: &Live<String>, token: &str) 
         assert_eq!(put.status(), 200);
         to_answer.push(started.elapsed());
         let (at, _) = swapped.recv().await.expect("a swap");
-        assert_eq!(live.load().as_str(), expected, "the swap is this rotation's");
+        assert_eq!(
+            live.load().as_str(),
+            expected,
+            "the swap is this rotation's"
+        );
         to_swap.push(at - started);
     }
     to_swap.sort();
