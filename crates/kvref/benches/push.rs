@@ -17,6 +17,9 @@ use kvref::secrecy::{ExposeSecret, SecretString};
 use kvref_emulator::{Emulator, Subscription, SubscriptionAuth};
 use serde_json::Value;
 use support::emu;
+
+#[path = "../tests/it/push_e2e_server.rs"]
+mod server;
 use tokio::sync::mpsc;
 
 const ROTATIONS: usize = 50;
@@ -26,32 +29,6 @@ const SECRET: &str = "bench-push-shared-secret";
 fn value(resolved: &Resolved) -> Result<String, String> {
     let (_, _, secret) = resolved.secrets().next().ok_or("s0 did not resolve")?;
     Ok(secret.expose_secret().to_owned())
-}
-
-/// Serves `webhook` at `/events` on 127.0.0.1; its URL.
-async fn serve(webhook: Webhook) -> String {
-    let app = axum::Router::new().route(
-        "/events",
-        axum::routing::any(move |request: axum::extract::Request| {
-            let webhook = webhook.clone();
-            async move {
-                let (parts, body) = request.into_parts();
-                let body = axum::body::to_bytes(body, webhook.max_body())
-                    .await
-                    .unwrap_or_default();
-                let response = webhook
-                    .handle(&http::Request::from_parts(parts, body))
-                    .await;
-                response.map(axum::body::Body::from)
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/events")
 }
 
 /// A Key Vault token for the app's identity (a Secrets Officer here), from App Service's endpoint.
@@ -181,7 +158,8 @@ async fn run() {
                 (webhook, auth)
             }
         };
-        let endpoint = serve(webhook.expect("webhook")).await;
+        let server = server::Server::start(webhook.expect("webhook")).await;
+        let endpoint = server.endpoint();
         emu.add_subscription(Subscription::new(variant, endpoint).auth(auth))
             .await
             .expect("subscribed");
