@@ -126,6 +126,14 @@ async fn an_event_grid_schema_subscription_is_validated_then_gets_each_new_versi
     assert_secret_event(&delivery, &version);
 }
 
+/// Sends a request that makes a secret version and answers the version (the last segment of
+/// the answer's `id`).
+async fn version_of(request: reqwest::RequestBuilder) -> String {
+    let answer: Value = request.send().await.unwrap().json().await.unwrap();
+    let id = answer["id"].as_str().expect("an id");
+    id.rsplit('/').next().unwrap().to_owned()
+}
+
 /// The delivery reads, with kvref's parser, as a new version of myvault's DbPassword.
 fn assert_secret_event(delivery: &Received, version: &str) {
     let Ok(Delivery::Events(events)) = parse(&delivery.headers, &delivery.body) else {
@@ -154,25 +162,15 @@ async fn a_cloudevents_subscription_is_validated_by_options_and_gets_one_object(
     );
 
     // The control API's new version delivers too.
-    let created: Value = reqwest::Client::new()
-        .post(format!(
-            "http://{}/_emulator/vaults/myvault/secrets/DbPassword",
-            emu.http_addr()
-        ))
-        .json(&json!({"value": "rotated", "nbf": 1700000000, "exp": 4102444800_i64}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let version = created["id"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let version = version_of(
+        reqwest::Client::new()
+            .post(format!(
+                "http://{}/_emulator/vaults/myvault/secrets/DbPassword",
+                emu.http_addr()
+            ))
+            .json(&json!({"value": "rotated", "nbf": 1700000000, "exp": 4102444800_i64})),
+    )
+    .await;
 
     let delivery = sub.next().await;
     assert_eq!(
@@ -580,27 +578,16 @@ endpoint = "http://{closed}/events"
     assert_eq!(names, ["from-config", "closed"]);
 
     let token = officer_token(&emu).await;
-    let put: Value = emu
-        .client()
-        .put(format!(
-            "{}/secrets/DbPassword?api-version=7.5",
-            emu.vault_url("myvault")
-        ))
-        .bearer_auth(&token)
-        .json(&json!({"value": "put-by-the-data-plane"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let version = put["id"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let version = version_of(
+        emu.client()
+            .put(format!(
+                "{}/secrets/DbPassword?api-version=7.5",
+                emu.vault_url("myvault")
+            ))
+            .bearer_auth(&token)
+            .json(&json!({"value": "put-by-the-data-plane"})),
+    )
+    .await;
 
     // Created before the emulator started: no handshake, the first request is the delivery.
     let delivery = sub.next().await;

@@ -5,7 +5,6 @@
 //! With Key Vault down the webhook answers 503, Event Grid delivers again, and the retried
 //! delivery succeeds, while every read shows the last good snapshot.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::{HeaderName, StatusCode};
@@ -16,9 +15,12 @@ use kvref::secrecy::{ExposeSecret, SecretString};
 use kvref_emulator::{
     Emulator, Endpoint, Fault, JournalEntry, Outcome, Schema, Subscription, SubscriptionAuth,
 };
-use tokio::sync::{mpsc, watch};
 
 use crate::support::emu;
+
+#[path = "push_e2e_server.rs"]
+mod server;
+use server::Server;
 
 const APP_ID: &str = "5b2d0c7e-1f3a-4e6b-9c8d-7a6b5c4d3e2f";
 const SECRET: &str = "push-e2e-shared-secret";
@@ -108,67 +110,6 @@ impl App {
             .await
             .expect("the push reached the snapshot")
             .expect("the refresher runs");
-    }
-}
-
-/// The webhook at `/events`, with every answer's status sent to `answers`. A retried delivery
-/// (`aeg-delivery-count` above 0) waits until `retries` is open, so a test decides what the
-/// app looks like when Event Grid comes back.
-struct Server {
-    addr: SocketAddr,
-    answers: mpsc::UnboundedReceiver<StatusCode>,
-    retries: watch::Sender<bool>,
-}
-
-impl Server {
-    async fn start(webhook: Webhook) -> Server {
-        let (sent, answers) = mpsc::unbounded_channel();
-        let (retries, open) = watch::channel(true);
-        let app = axum::Router::new().route(
-            "/events",
-            axum::routing::any(move |request: axum::extract::Request| {
-                let (webhook, sent, mut open) = (webhook.clone(), sent.clone(), open.clone());
-                async move {
-                    let retried = request
-                        .headers()
-                        .get("aeg-delivery-count")
-                        .is_some_and(|count| count != "0");
-                    if retried {
-                        let _ = open.wait_for(|open| *open).await;
-                    }
-                    let (parts, body) = request.into_parts();
-                    let body = axum::body::to_bytes(body, webhook.max_body())
-                        .await
-                        .unwrap_or_default();
-                    let response = webhook
-                        .handle(&http::Request::from_parts(parts, body))
-                        .await;
-                    let _ = sent.send(response.status());
-                    response.map(axum::body::Body::from)
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Server {
-            addr,
-            answers,
-            retries,
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}/events", self.addr)
-    }
-
-    async fn answer(&mut self) -> StatusCode {
-        tokio::time::timeout(Duration::from_secs(60), self.answers.recv())
-            .await
-            .expect("the webhook answered")
-            .expect("the server runs")
     }
 }
 
