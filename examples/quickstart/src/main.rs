@@ -1,5 +1,6 @@
 //! Quickstart: load `settings.toml` with `config`, resolve its Key Vault references with
-//! `kvref-config` against the kvref emulator, and read typed settings.
+//! `kvref-config` against the kvref emulator, read typed settings, follow rotations as live
+//! settings by poll and by Event Grid push, and show an operator's view of broken references.
 //!
 //! ```sh
 //! cargo run -p kvref-quickstart
@@ -114,7 +115,8 @@ async fn run() -> Result<(), String> {
         );
     }
 
-    rotation::by_poll(&emulator, &resolver).await?;
+    let live = rotation::by_poll(&emulator, &resolver).await?;
+    rotation::by_push(&emulator, &resolver, &live).await?;
 
     // What an operator sees when references cannot be resolved: every failure, with its fix.
     let broken = Config::builder()

@@ -18,25 +18,34 @@ fn the_quickstart_exits_0_and_shows_the_rotation() {
         "database.password            Resolved   myvault/DbPassword@",
         "rotated myvault/DbPassword in the emulator: new version",
         "by poll (refresh_now",
+        "(handshake passed, Entra-protected)",
+        "rotated myvault/ApiKey in the emulator: new version",
+        "by push (SecretNewVersionCreated from Event Grid)",
         "SecretNotFound",
         "fix: ",
     ] {
         assert!(stdout.contains(shown), "`{shown}` missing from:\n{stdout}");
     }
-    // The rotation line names the version the emulator just created as the new one.
-    let new_version = stdout
+    // Each rotation's new version is then the one in use: by poll as a change, by push in the
+    // versions printed after the pushed swap.
+    let versions: Vec<&str> = stdout
         .split("new version ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("the rotated version");
-    assert!(stdout.contains(&format!("-> {new_version}")), "{stdout}");
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert_eq!(versions.len(), 2, "{stdout}");
+    assert!(stdout.contains(&format!("-> {}", versions[0])), "{stdout}");
+    assert!(
+        stdout.contains(&format!("myvault/ApiKey@{}", versions[1])),
+        "{stdout}"
+    );
     // Every secret value of the emulator's sample configuration, and the one rotated in.
     let sample = include_str!("../../emulator.toml");
     let values = sample
         .lines()
         .filter_map(|line| line.trim().strip_prefix("value = \""))
         .filter_map(|rest| rest.strip_suffix('"'))
-        .chain(["rotated-db-password"])
+        .chain(["rotated-db-password", "rotated-api-key"])
         .collect::<Vec<_>>();
     assert!(values.len() > 5, "{values:?}");
     for value in values {
