@@ -17,13 +17,13 @@ fn kvref_binary() -> Option<PathBuf> {
 
 /// Medians over `runs`: to the first request (the identity endpoint), to the first Key Vault
 /// request, and to the process's exit.
-pub struct ColdStart {
-    pub first_request: Duration,
-    pub first_vault_request: Duration,
-    pub exit: Duration,
+pub(crate) struct ColdStart {
+    pub(crate) first_request: Duration,
+    pub(crate) first_vault_request: Duration,
+    pub(crate) exit: Duration,
 }
 
-pub async fn measure(emu: &Emulator, reference: &str, runs: usize) -> Option<ColdStart> {
+pub(crate) async fn measure(emu: &Emulator, reference: &str, runs: usize) -> Option<ColdStart> {
     let binary = kvref_binary()?;
     let dir = tempfile::tempdir().ok()?;
     let settings = dir.path().join("settings.toml");

@@ -143,6 +143,7 @@ impl Resolver {
     ) -> Vec<(usize, Result<Secret, VaultError>)> {
         let total = indices.len();
         let mut learnt = self.transport.watch_protocols();
+        let mut watching = true;
         let mut waiting = indices.into_iter();
         let mut in_flight = FuturesUnordered::new();
         let mut load = vec![0usize; self.transport.vault_lanes()];
@@ -178,12 +179,12 @@ impl Resolver {
                     None => break,
                 },
                 // The first answer told the protocol: widen the batch at once.
-                learnt_now = learnt.changed(), if !known && !waiting.as_slice().is_empty() => {
-                    if learnt_now.is_err() {
-                        // The transport is gone (cannot happen while `self` holds it); carry on
-                        // as the first answer left things.
-                        learnt.mark_unchanged();
-                    }
+                learnt_now = learnt.changed(),
+                    if watching && !known && !waiting.as_slice().is_empty() =>
+                {
+                    // The transport is gone (cannot happen while `self` holds it): carry on at
+                    // the width the first answers leave.
+                    watching = learnt_now.is_ok();
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use kvref::transport::HttpTransport;
 use kvref::transport::pacing::RequestLimit;
 
 use crate::h2::{resolve_all, settings};
@@ -32,6 +33,16 @@ async fn statuses(emu: &kvref_emulator::Emulator) -> Vec<u16> {
         .collect()
 }
 
+/// The emulator's transport, pacing to `limit`.
+fn paced_transport(emu: &kvref_emulator::Emulator, limit: Option<RequestLimit>) -> HttpTransport {
+    emu::transport(emu)
+        .settings()
+        .clone()
+        .vault_request_limit(limit)
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(start_paused = true)]
 async fn five_thousand_secrets_under_key_vaults_limit_resolve_without_a_429() {
     let emu = throttled_emulator(5000, 4000, 10).await;
@@ -48,15 +59,13 @@ async fn five_thousand_secrets_under_key_vaults_limit_resolve_without_a_429() {
 #[tokio::test(start_paused = true)]
 async fn a_smaller_limit_is_paced_to_when_configured() {
     let emu = throttled_emulator(250, 100, 1).await;
-    let transport = emu::transport(&emu)
-        .settings()
-        .clone()
-        .vault_request_limit(Some(RequestLimit {
+    let transport = paced_transport(
+        &emu,
+        Some(RequestLimit {
             requests: 100,
             window: Duration::from_secs(1),
-        }))
-        .build()
-        .unwrap();
+        }),
+    );
     let started = tokio::time::Instant::now();
     resolve_all(&emu, transport, &VAULT, 250).await;
     let statuses = statuses(&emu).await;
@@ -70,12 +79,7 @@ async fn a_smaller_limit_is_paced_to_when_configured() {
 async fn without_pacing_the_same_batch_is_throttled() {
     // The check above can fail: the same batch unpaced bursts into the emulator's 429s.
     let emu = throttled_emulator(250, 100, 1).await;
-    let transport = emu::transport(&emu)
-        .settings()
-        .clone()
-        .vault_request_limit(None)
-        .build()
-        .unwrap();
+    let transport = paced_transport(&emu, None);
     let resolver = emu::resolver(&emu, emu::credential(&emu))
         .transport(transport)
         .build()
