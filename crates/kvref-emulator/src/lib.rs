@@ -298,6 +298,7 @@ impl Emulator {
             faults: Mutex::default(),
             journal: Mutex::default(),
             handshakes: Mutex::default(),
+            resumptions: Mutex::default(),
             arc_tokens_dir,
             arc_keys: Mutex::new(HashMap::new()),
             https_addr,
@@ -476,6 +477,12 @@ impl Emulator {
     /// client that shares one connection per vault makes one handshake per vault.
     pub async fn tls_handshakes(&self) -> BTreeMap<String, u64> {
         lock(&self.shared.handshakes).clone()
+    }
+
+    /// Of [`tls_handshakes`](Self::tls_handshakes), those that resumed an earlier TLS session
+    /// (the client offered a ticket the emulator issued), by SNI host name.
+    pub async fn tls_resumptions(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared.resumptions).clone()
     }
 
     /// Empties the journal.

@@ -304,7 +304,9 @@ pub(crate) async fn accept_loop(
                         Ok(stream) => {
                             let (_, session) = stream.get_ref();
                             let h2 = session.alpn_protocol() == Some(b"h2".as_slice());
-                            shared.count_handshake(session.server_name());
+                            let resumed =
+                                session.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+                            shared.count_handshake(session.server_name(), resumed);
                             serve_io(stream, shared, true, h2, cancel).await
                         }
                         Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),

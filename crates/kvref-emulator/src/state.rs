@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) journal: Mutex<Vec<JournalEntry>>,
     /// TLS handshakes completed on the HTTPS listener, by the SNI host name the client sent.
     pub(crate) handshakes: Mutex<BTreeMap<String, u64>>,
+    /// Of those, the ones that resumed an earlier TLS session, by SNI host name.
+    pub(crate) resumptions: Mutex<BTreeMap<String, u64>>,
     pub(crate) arc_tokens_dir: PathBuf,
     pub(crate) arc_keys: Mutex<HashMap<String, PathBuf>>,
     pub(crate) https_addr: SocketAddr,
@@ -112,8 +114,11 @@ impl Shared {
 
     /// Counts one completed TLS handshake for `server_name` (`""` when the client sent no SNI,
     /// as for an IP address).
-    pub(crate) fn count_handshake(&self, server_name: Option<&str>) {
+    pub(crate) fn count_handshake(&self, server_name: Option<&str>, resumed: bool) {
         let name = server_name.unwrap_or_default().to_ascii_lowercase();
+        if resumed {
+            *lock(&self.resumptions).entry(name.clone()).or_default() += 1;
+        }
         *lock(&self.handshakes).entry(name).or_default() += 1;
     }
 

@@ -1,7 +1,7 @@
 //! The vaults' contents: secrets, their versions and attributes, and each vault's request window.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -37,7 +37,8 @@ pub(crate) struct Version {
     pub(crate) updated: i64,
 }
 
-/// A fixed request window on the wall clock (so paused tokio time in tests does not disturb it).
+/// A fixed request window on tokio's clock: a client test under paused time sees the window
+/// reopen when its paced requests wait one out, as they would in real time.
 pub(crate) struct RequestWindow {
     started: Instant,
     count: u32,

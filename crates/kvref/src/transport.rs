@@ -25,10 +25,16 @@
 //! connection would otherwise hang every request multiplexed on it. The identity client speaks
 //! HTTP/1.1 only: the platform endpoints are plain local HTTP servers.
 //!
+//! Requests to Key Vault are spread over a few HTTP/2 connections per vault when one connection's
+//! stream limit is the bottleneck (see `connections`), and paced against Key Vault's request
+//! limit (see `pacing`).
+//!
 //! Every answer is read with `read_bounded`: no service kvref talks to answers with more than
 //! a few kilobytes, so a longer body is an error ("answer larger than 256 KiB"), never a silent
 //! truncation and never a process that grows without bound.
 
+mod connections;
+pub mod pacing;
 pub mod sanitize;
 
 use std::net::SocketAddr;
@@ -38,6 +44,10 @@ use std::time::Duration;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use zeroize::Zeroizing;
 
+use self::connections::Connections;
+pub(crate) use self::connections::Protocol;
+use self::pacing::{KEY_VAULT_REQUEST_LIMIT, Pacer, RequestLimit};
+
 /// How long to wait for a TCP connection and TLS handshake unless configured otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one whole request may take unless configured otherwise.
@@ -46,6 +56,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// How long a PING may go unanswered before the HTTP/2 connection is closed, unless configured.
 pub const DEFAULT_H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests in flight on one HTTP/2 connection unless configured: the server's
+/// `SETTINGS_MAX_CONCURRENT_STREAMS`, for which RFC 9113 recommends at least 100 (and the
+/// emulator's default is 100). More in flight than the server allows wait on the connection.
+pub const DEFAULT_H2_STREAMS_PER_CONNECTION: usize = 100;
+/// HTTP/2 connections kvref opens at most to one vault unless configured.
+pub const DEFAULT_H2_CONNECTIONS_PER_HOST: usize = 4;
 /// The most of one answer kvref reads from any service. A Key Vault secret is at most 25 KB and
 /// a token answer a few KB; anything longer is refused.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -73,6 +89,8 @@ struct Inner {
     client: reqwest::Client,
     identity_client: reqwest::Client,
     settings: TransportBuilder,
+    connections: Connections,
+    pacer: Pacer,
 }
 
 /// Builds an [`HttpTransport`].
@@ -85,6 +103,9 @@ pub struct TransportBuilder {
     http1_only: bool,
     h2_keep_alive_interval: Duration,
     h2_keep_alive_timeout: Duration,
+    h2_streams_per_connection: usize,
+    h2_connections_per_host: usize,
+    vault_request_limit: Option<RequestLimit>,
 }
 
 /// Sends connections for a host, or for every host under a domain, to a fixed socket address.
@@ -132,6 +153,9 @@ impl Default for TransportBuilder {
             http1_only: false,
             h2_keep_alive_interval: DEFAULT_H2_KEEP_ALIVE_INTERVAL,
             h2_keep_alive_timeout: DEFAULT_H2_KEEP_ALIVE_TIMEOUT,
+            h2_streams_per_connection: DEFAULT_H2_STREAMS_PER_CONNECTION,
+            h2_connections_per_host: DEFAULT_H2_CONNECTIONS_PER_HOST,
+            vault_request_limit: Some(KEY_VAULT_REQUEST_LIMIT),
         }
     }
 }
@@ -181,6 +205,30 @@ impl TransportBuilder {
         self
     }
 
+    /// The requests kept in flight on one HTTP/2 connection: the server's
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` (default [`DEFAULT_H2_STREAMS_PER_CONNECTION`]; at
+    /// least 1). reqwest does not tell what the server advertised, so it is configured.
+    pub fn h2_streams_per_connection(mut self, streams: usize) -> Self {
+        self.h2_streams_per_connection = streams.max(1);
+        self
+    }
+
+    /// The most HTTP/2 connections opened to one vault (default
+    /// [`DEFAULT_H2_CONNECTIONS_PER_HOST`]; at least 1). More than one is opened only when a
+    /// batch for the vault needs more streams than one connection carries.
+    pub fn h2_connections_per_host(mut self, connections: usize) -> Self {
+        self.h2_connections_per_host = connections.max(1);
+        self
+    }
+
+    /// Paces requests to each vault to `limit` (default
+    /// [`KEY_VAULT_REQUEST_LIMIT`](pacing::KEY_VAULT_REQUEST_LIMIT), Key Vault's 4,000 GETs per
+    /// 10 s), or not at all with `None` (for a vault with a higher limit, or a test).
+    pub fn vault_request_limit(mut self, limit: Option<RequestLimit>) -> Self {
+        self.vault_request_limit = limit;
+        self
+    }
+
     /// Whether HTTP/1.1 is forced on the Key Vault and Entra client ([`Self::http1_only`]).
     pub fn is_http1_only(&self) -> bool {
         self.http1_only
@@ -189,29 +237,44 @@ impl TransportBuilder {
     /// Builds the clients.
     pub fn build(self) -> Result<HttpTransport, TransportError> {
         let roots = self.root_certificates()?;
-        let mut client = self.client_builder_with(roots.clone()).https_only(true);
-        client = if self.http1_only {
-            client.http1_only()
-        } else {
-            client
-                .http2_keep_alive_interval(self.h2_keep_alive_interval)
-                .http2_keep_alive_timeout(self.h2_keep_alive_timeout)
-                .http2_keep_alive_while_idle(true)
-        };
-        let client = client.build().map_err(client_error)?;
+        let client = self
+            .vault_client_builder(roots.clone())
+            .build()
+            .map_err(client_error)?;
         let identity_client = self
             .client_builder_with(roots)
             .no_proxy()
             .http1_only()
             .build()
             .map_err(client_error)?;
+        let lanes = if self.http1_only {
+            1
+        } else {
+            self.h2_connections_per_host
+        };
         Ok(HttpTransport {
             inner: Arc::new(Inner {
                 client,
                 identity_client,
+                connections: Connections::new(lanes),
+                pacer: Pacer::new(self.vault_request_limit),
                 settings: self,
             }),
         })
+    }
+
+    /// The Key Vault and Entra client's builder: HTTPS only, HTTP/2 by ALPN with keep-alive
+    /// PINGs unless HTTP/1.1 is forced.
+    fn vault_client_builder(&self, roots: Vec<reqwest::Certificate>) -> reqwest::ClientBuilder {
+        let client = self.client_builder_with(roots).https_only(true);
+        if self.http1_only {
+            client.http1_only()
+        } else {
+            client
+                .http2_keep_alive_interval(self.h2_keep_alive_interval)
+                .http2_keep_alive_timeout(self.h2_keep_alive_timeout)
+                .http2_keep_alive_while_idle(true)
+        }
     }
 
     /// A reqwest builder carrying these settings, for callers that need one more client of the
@@ -303,6 +366,69 @@ impl HttpTransport {
     /// Where a connection to `host` will go if it is routed, or `None` for ordinary DNS.
     pub fn route_for(&self, host: &str) -> Option<SocketAddr> {
         route_for(&self.inner.settings.routes, host)
+    }
+
+    /// The Key Vault client for `lane` of a vault: lane 0 is [`Self::client`], the others are
+    /// HTTP/2 clients of their own (see `connections`), built on first use.
+    pub(crate) fn vault_lane(&self, lane: usize) -> &reqwest::Client {
+        if lane == 0 {
+            return &self.inner.client;
+        }
+        let settings = &self.inner.settings;
+        self.inner
+            .connections
+            .extra_lane(lane, || {
+                let roots = settings.root_certificates().ok()?;
+                let built = settings
+                    .vault_client_builder(roots)
+                    .http2_prior_knowledge()
+                    .build();
+                // The same settings built lane 0, so this does not fail in practice; if it
+                // does, lane 0 carries the requests.
+                built
+                    .inspect_err(|e| tracing::debug!(error = %e, "extra HTTP/2 client not built"))
+                    .ok()
+            })
+            .unwrap_or(&self.inner.client)
+    }
+
+    /// The lanes a vault's requests may be spread over (1 when HTTP/1.1 is forced).
+    pub(crate) fn vault_lanes(&self) -> usize {
+        self.inner.connections.lanes()
+    }
+
+    /// The requests kept in flight on one HTTP/2 connection.
+    pub(crate) fn h2_streams_per_connection(&self) -> usize {
+        self.inner.settings.h2_streams_per_connection
+    }
+
+    /// Records the HTTP version `host` answered with.
+    pub(crate) fn note_protocol(&self, host: &str, version: http::Version) {
+        self.inner.connections.note(host, version);
+    }
+
+    /// The protocol `host` answered with so far, if it answered yet.
+    pub(crate) fn protocol_of(&self, host: &str) -> Option<Protocol> {
+        self.inner.connections.protocol(host)
+    }
+
+    /// Changes whenever a host's protocol is learnt.
+    pub(crate) fn watch_protocols(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.connections.watch()
+    }
+
+    /// Books when the next request to vault `host` may go (see `pacing`).
+    pub(crate) fn book_departure(
+        &self,
+        host: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<tokio::time::Instant, tokio::time::Instant> {
+        self.inner.pacer.book(host, deadline)
+    }
+
+    /// The request limit paced to, if any.
+    pub(crate) fn vault_request_limit(&self) -> Option<RequestLimit> {
+        self.inner.pacer.limit()
     }
 }
 

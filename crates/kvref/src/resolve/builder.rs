@@ -96,8 +96,10 @@ impl ResolverBuilder {
         self
     }
 
-    /// How many requests may be in flight to one vault at once (default
-    /// [`DEFAULT_CONCURRENCY_PER_VAULT`]; at least 1).
+    /// How many requests may be in flight to one vault at once over HTTP/1.1, one connection
+    /// each (default [`DEFAULT_CONCURRENCY_PER_VAULT`]; at least 1). Over HTTP/2 the
+    /// transport's stream and connection limits set the width instead
+    /// ([`TransportBuilder::h2_streams_per_connection`](crate::transport::TransportBuilder::h2_streams_per_connection)).
     pub fn concurrency_per_vault(mut self, n: usize) -> Self {
         self.concurrency_per_vault = Some(n);
         self

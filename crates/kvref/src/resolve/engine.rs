@@ -4,11 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use crate::reference::{Reference, SecretKey};
 use crate::status::ResolveStatus;
+use crate::transport::Protocol;
+use crate::vault::on_lane;
 use crate::vault::{Secret, VaultError};
 
 use super::Resolver;
@@ -106,31 +108,19 @@ impl Resolver {
         progress: &(impl Fn(Progress) + Sync),
     ) -> Vec<Result<Secret, VaultError>> {
         let settled = AtomicUsize::new(0);
-        let total = fetches.len();
         let mut by_vault: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, r) in fetches.iter().enumerate() {
             by_vault.entry(r.vault_host()).or_default().push(i);
         }
-        let per_vault = by_vault.into_values().map(|indices| {
-            stream::iter(indices)
-                // No timeout around the fetch: it ends by the deadline itself, with what the
-                // vault last said. An outer timeout at the same instant could cut off a fetch
-                // waiting for another's discovery of the vault and report a vault that kept
-                // answering 429 as one that did not answer.
-                .map(|i| {
-                    let settled = &settled;
-                    async move {
-                        let fetched = self.client.fetch(&fetches[i], deadline).await;
-                        progress(Progress {
-                            settled: settled.fetch_add(1, Ordering::Relaxed) + 1,
-                            total,
-                        });
-                        (i, fetched)
-                    }
-                })
-                .buffer_unordered(self.concurrency_per_vault)
-                .collect::<Vec<_>>()
-        });
+        let run = Run {
+            fetches,
+            deadline,
+            progress,
+            settled: &settled,
+        };
+        let per_vault = by_vault
+            .into_iter()
+            .map(|(host, indices)| self.fetch_vault(&run, host, indices));
         // Every fetch ends (by the deadline at the latest), so each index comes back once.
         let mut results: Vec<(usize, Result<Secret, VaultError>)> =
             futures_util::future::join_all(per_vault)
@@ -141,4 +131,91 @@ impl Resolver {
         results.sort_unstable_by_key(|(i, _)| *i);
         results.into_iter().map(|(_, fetched)| fetched).collect()
     }
+
+    /// Fetches the secrets of one vault, as many at once as its connections carry: over
+    /// HTTP/1.1 `concurrency_per_vault` (one connection each); over HTTP/2 the streams of one
+    /// connection, times the lanes the batch needs (see `transport::connections`). Until the
+    /// vault's first answer tells the protocol, one fetch goes (it discovers the challenge); the
+    /// batch widens as soon as the answer is in.
+    async fn fetch_vault(
+        &self,
+        run: &Run<'_, impl Fn(Progress) + Sync>,
+        host: &str,
+        indices: Vec<usize>,
+    ) -> Vec<(usize, Result<Secret, VaultError>)> {
+        let total = indices.len();
+        let mut learnt = self.transport.watch_protocols();
+        let mut watching = true;
+        let mut waiting = indices.into_iter();
+        let mut in_flight = FuturesUnordered::new();
+        let mut load = vec![0usize; self.transport.vault_lanes()];
+        let mut results = Vec::with_capacity(total);
+        loop {
+            let known = self.transport.protocol_of(host).is_some();
+            let (lanes, per_lane) = self.connections_for(host, total);
+            while in_flight.len() < lanes * per_lane {
+                let Some(i) = waiting.next() else { break };
+                // The least busy lane; ties go to the lowest, so lane 0 fills first.
+                let lane = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
+                load[lane] += 1;
+                in_flight.push(async move {
+                    // No timeout around the fetch: it ends by the deadline itself, with what
+                    // the vault last said. An outer timeout at the same instant could cut off a
+                    // fetch waiting for another's discovery of the vault and report a vault that
+                    // kept answering 429 as one that did not answer.
+                    let fetched =
+                        on_lane(lane, self.client.fetch(&run.fetches[i], run.deadline)).await;
+                    (run.progress)(Progress {
+                        settled: run.settled.fetch_add(1, Ordering::Relaxed) + 1,
+                        total: run.fetches.len(),
+                    });
+                    (lane, i, fetched)
+                });
+            }
+            tokio::select! {
+                done = in_flight.next() => match done {
+                    Some((lane, i, fetched)) => {
+                        load[lane] -= 1;
+                        results.push((i, fetched));
+                    }
+                    None => break,
+                },
+                // The first answer told the protocol: widen the batch at once.
+                learnt_now = learnt.changed(),
+                    if watching && !known && !waiting.as_slice().is_empty() =>
+                {
+                    // The transport is gone (cannot happen while `self` holds it): carry on at
+                    // the width the first answers leave.
+                    watching = learnt_now.is_ok();
+                }
+            }
+        }
+        results
+    }
+
+    /// The lanes and the requests in flight per lane for `total` fetches from `host`.
+    fn connections_for(&self, host: &str, total: usize) -> (usize, usize) {
+        match self.transport.protocol_of(host) {
+            Some(Protocol::Http2) => {
+                let streams = self.transport.h2_streams_per_connection();
+                let lanes = total
+                    .div_ceil(streams)
+                    .clamp(1, self.transport.vault_lanes());
+                (lanes, streams)
+            }
+            Some(Protocol::Http1) => (1, self.concurrency_per_vault),
+            // Only the first fetch goes before the vault's first answer: the others would wait
+            // for its challenge anyway, and sent now they would all pile onto one connection
+            // before the batch can be spread over the lanes it needs.
+            None => (1, 1),
+        }
+    }
+}
+
+/// What every fetch of one resolution shares.
+struct Run<'a, P> {
+    fetches: &'a [Reference],
+    deadline: Instant,
+    progress: &'a P,
+    settled: &'a AtomicUsize,
 }

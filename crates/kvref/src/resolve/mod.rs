@@ -42,11 +42,11 @@ pub use crate::status::ResolveStatus;
 use self::diagnose::{not_allowed_outcome, syntax_outcome};
 use self::engine::Plan;
 
-/// Concurrent requests per vault unless configured, chosen with `cargo bench -p kvref --bench
-/// startup` (1,000 secrets over 4 vaults, 25 ms per request): 32 took 295 ms, 64 took 249 ms,
-/// 128 took 379 ms and 256 took 736 ms, because every extra connection costs a TLS handshake
-/// while the round trips saved shrink. 64 also stays far below Key Vault's 4,000 requests per
-/// 10 s per vault.
+/// Concurrent requests per vault over HTTP/1.1 unless configured, chosen with an HTTP/1.1 sweep
+/// of the startup bench (1,000 secrets over 4 vaults, 25 ms per request): 32 took 295 ms, 64
+/// took 249 ms, 128 took 379 ms and 256 took 736 ms, because every extra connection costs a TLS
+/// handshake while the round trips saved shrink. Over HTTP/2 the transport's stream and
+/// connection limits decide instead.
 pub const DEFAULT_CONCURRENCY_PER_VAULT: usize = 64;
 /// The overall time budget of one resolution unless configured.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
@@ -116,7 +116,7 @@ impl Resolver {
     }
 
     /// Resolves every reference among `settings`: each distinct secret (vault, name, version)
-    /// is fetched once, at most `concurrency_per_vault` at a time per vault, all within the
+    /// is fetched once, as many at a time per vault as its connections carry, all within the
     /// budget. Settings that are not references get no outcome; each outcome knows its
     /// setting's position in `settings` ([`Outcome::index`]).
     pub async fn resolve<K, V>(&self, settings: impl IntoIterator<Item = (K, V)>) -> Resolution

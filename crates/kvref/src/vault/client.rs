@@ -43,7 +43,8 @@ pub struct SecretClient {
 }
 
 pub(super) struct ClientInner {
-    pub(super) http: reqwest::Client,
+    /// Lanes, learnt protocols and pacing for the requests to each vault (see `send`).
+    pub(super) transport: HttpTransport,
     credential: Arc<dyn TokenCredential>,
     allowed: AllowedHosts,
     api_version: String,
@@ -105,7 +106,7 @@ impl SecretClientBuilder {
         };
         Ok(SecretClient {
             inner: Arc::new(ClientInner {
-                http: transport.client().clone(),
+                transport,
                 credential: self.credential,
                 allowed: self.allowed,
                 api_version: self.api_version,

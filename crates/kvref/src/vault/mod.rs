@@ -24,6 +24,8 @@ mod retry;
 mod secret;
 mod send;
 
+pub(crate) use send::on_lane;
+
 pub use challenge::{Challenge, ChallengeError};
 pub use client::{SecretClient, SecretClientBuilder};
 pub use error::{VaultError, VaultErrorKind};

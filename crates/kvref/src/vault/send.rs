@@ -1,5 +1,10 @@
 //! One request to Key Vault with retries: honours Retry-After within the time budget, refuses
-//! redirects, reads a bounded body and turns transport failures into [`VaultError`]s.
+//! redirects, reads a bounded body and turns transport failures into [`VaultError`]s. Each
+//! attempt waits for its turn under the vault's request limit (`transport::pacing`), goes over
+//! the lane the resolver chose for it ([`on_lane`]), and tells the transport which protocol the
+//! vault answered with.
+
+use std::future::Future;
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap};
@@ -12,6 +17,17 @@ use crate::retry::{is_transient_status, retry_after};
 use crate::transport::{
     BODY_LIMIT, BodyError, error_chain, is_tls_rejection, read_bounded, redirect_refused, too_large,
 };
+
+tokio::task_local! {
+    /// The connection lane of the vault the requests of the current fetch go over.
+    static LANE: usize;
+}
+
+/// Runs `fetch` with its requests on `lane` of their vault (lane 0 when not set). A task-local
+/// rather than a parameter: the lane concerns only how requests travel, not what is fetched.
+pub(crate) fn on_lane<F: Future>(lane: usize, fetch: F) -> impl Future<Output = F::Output> {
+    LANE.scope(lane, fetch)
+}
 
 /// One complete answer from Key Vault (the body is wiped from memory when dropped).
 pub(super) struct Answer {
@@ -31,21 +47,25 @@ impl SecretClient {
         deadline: Instant,
     ) -> Result<Answer, VaultError> {
         let policy = self.inner.retry;
+        let transport = &self.inner.transport;
+        let host = url.host_str().unwrap_or_default();
+        let http = transport.vault_lane(LANE.try_with(|lane| *lane).unwrap_or(0));
         let span = tracing::Span::current();
         let mut retry = 0u32;
         let mut throttled: Option<Answer> = None;
         loop {
+            match transport.book_departure(host, deadline) {
+                Ok(at) => tokio::time::sleep_until(at).await,
+                Err(_) => return throttled.ok_or_else(|| out_of_turns(transport, host)),
+            }
             span.record("attempt", retry + 1);
-            let mut request = self
-                .inner
-                .http
-                .get(url.clone())
-                .header(ACCEPT, "application/json");
+            let mut request = http.get(url.clone()).header(ACCEPT, "application/json");
             if let Some(token) = token {
                 request = request.bearer_auth(token);
             }
             let outcome = tokio::time::timeout_at(deadline, async {
                 let response = request.send().await.map_err(Failure::Http)?;
+                transport.note_protocol(host, response.version());
                 let status = response.status();
                 if status.is_redirection() {
                     // Never followed (see `transport`): the vault must answer itself.
@@ -122,6 +142,25 @@ enum Failure {
     Http(reqwest::Error),
     /// An answer kvref refuses unread (a redirect, an oversized body); never retried.
     Final(VaultError),
+}
+
+/// The budget ends before the vault's request limit lets the next request go.
+fn out_of_turns(transport: &crate::transport::HttpTransport, host: &str) -> VaultError {
+    let limit = match transport.vault_request_limit() {
+        Some(limit) => format!(
+            "{} requests per {} s",
+            limit.requests,
+            limit.window.as_secs_f64()
+        ),
+        None => "its request limit".to_owned(),
+    };
+    VaultError::new(
+        VaultErrorKind::TimedOut,
+        format!(
+            "the time budget runs out before Key Vault {host}'s request limit ({limit}) lets \
+             this request go; raise the budget or spread the secrets over more vaults"
+        ),
+    )
 }
 
 /// A 3xx from the vault, as an invalid response naming the host and the status.
