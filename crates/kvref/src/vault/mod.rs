@@ -23,6 +23,10 @@ mod retry;
 mod secret;
 mod send;
 
+// The fuzz targets and their proptest twins reach the body parsers through `crate::__fuzz`.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use {error_body::ServiceError, secret::parse_secret};
+
 pub use challenge::{Challenge, ChallengeError};
 pub use client::{SecretClient, SecretClientBuilder};
 pub use error::{VaultError, VaultErrorKind};

@@ -12,4 +12,5 @@ mod support;
 
 mod capture;
 mod credential_tracing;
+mod leak_scan;
 mod resolve_tracing;
