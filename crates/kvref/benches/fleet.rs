@@ -197,8 +197,8 @@ async fn run(shape: &Shape, refresh: Refresh) -> Figures {
         .into_iter()
         .map(|live| live.expect("an instance starts"))
         .collect();
-    // Counted once the start-up's last requests are one window behind.
-    tokio::time::sleep(WINDOW).await;
+    // Counted once the start-up's last requests are out of the window.
+    tokio::time::sleep(2 * WINDOW).await;
     let start_up_requests = counts.total.load(Ordering::SeqCst);
     let start_up_429 = counts.throttled.load(Ordering::SeqCst);
     let start_up_peak = counts.peak.swap(0, Ordering::SeqCst);
@@ -269,9 +269,9 @@ fn main() {
     ] {
         let figures = runtime.block_on(run(&shape, refresh));
         let name = match refresh {
-            Refresh::Poll { jitter } if jitter == 0.0 => "poll, no jitter".to_owned(),
+            Refresh::Poll { jitter: 0.0 } => "poll, no jitter".to_owned(),
             Refresh::Poll { jitter } => format!("poll, jitter ±{:.0} %", jitter * 100.0),
-            Refresh::Push => "push (one event per secret per instance)".to_owned(),
+            Refresh::Push => "push (the event to every instance)".to_owned(),
         };
         let converged = figures.converged.map_or_else(
             || "not within 3 intervals".to_owned(),
@@ -289,7 +289,7 @@ fn main() {
     }
     println!(
         "\nPeak: the most vault requests in any 10 s window (of virtual time), at start-up (every \
-         instance starting at once) and from 10 s after start-up to one interval after \
+         instance starting at once) and from 20 s after start-up to one interval after \
          convergence; the limit is {LIMIT}."
     );
 }

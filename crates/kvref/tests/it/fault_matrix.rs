@@ -834,7 +834,9 @@ fn expectation(expect: &Expect, phase: Phase) -> String {
                 status.as_str()
             )
         }
-        Expect::Served { endpoint, seen, .. } if seen.is_empty() => {
+        Expect::Served {
+            endpoint, seen: [], ..
+        } => {
             format!("served (no {endpoint} error)")
         }
         Expect::Served { endpoint, seen, .. } => format!("served after {endpoint} {seen:?}"),

@@ -184,9 +184,9 @@ async fn live_start_up_poll_push_and_their_failures_log_no_secret() {
 #[ignore = "finding: service messages are not redacted of the served values (see the report)"]
 async fn a_service_message_quoting_the_served_value_is_redacted() {
     capture::start();
-    let value = "leak-scan-echoed-value-c0ffee";
+    let echoed = "leak-scan-echoed-value-c0ffee";
     let emu = emu::start(&emu::vaults_toml(&["leakecho"], 1)).await;
-    emu.set_secret("leakecho", "s0", value).await;
+    emu.set_secret("leakecho", "s0", echoed).await;
     let resolver = emu::resolver(&emu, emu::credential(&emu)).build().unwrap();
     let live = Live::builder(
         resolver,
@@ -201,7 +201,7 @@ async fn a_service_message_quoting_the_served_value_is_redacted() {
         endpoint: Endpoint::KeyVault,
         status: Some(403),
         body: Some(serde_json::json!({"error": {"code": "Forbidden",
-            "message": format!("caller sent {value}")}})),
+            "message": format!("caller sent {echoed}")}})),
         times: Some(1),
         ..Fault::default()
     })
@@ -209,11 +209,11 @@ async fn a_service_message_quoting_the_served_value_is_redacted() {
     let error = live.refresh_now().await.unwrap_err();
     let shown = format!("{error} {error:?}");
     assert!(
-        scan(&shown, &[value]).is_empty(),
+        scan(&shown, &[echoed]).is_empty(),
         "the error shows the value"
     );
     assert!(
-        scan(&capture::text(), &[value]).is_empty(),
+        scan(&capture::text(), &[echoed]).is_empty(),
         "the log shows the value"
     );
 }
