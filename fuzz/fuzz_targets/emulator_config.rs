@@ -17,17 +17,8 @@ fuzz_target!(|data: &[u8]| {
     }
     // The fuzzed text as the last table of a configuration that holds a secret value.
     let around = format!(
-        "tenant_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\n\
-         [system_identity]\n\
-         client_id = \"11111111-1111-1111-1111-111111111111\"\n\
-         object_id = \"22222222-2222-2222-2222-222222222222\"\n\
-         [[vaults]]\n\
-         name = \"myvault\"\n\
-         [[vaults.secrets]]\n\
-         name = \"DbPassword\"\n\
-         [[vaults.secrets.versions]]\n\
-         value = \"{PLANTED}\"\n\
-         {text}"
+        "{}\n{text}",
+        EmulatorConfig::sample_toml().replace("db-password-from-the-emulator", PLANTED)
     );
     if let Err(error) = EmulatorConfig::from_toml_str(&around) {
         assert!(

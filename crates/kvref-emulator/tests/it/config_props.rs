@@ -9,17 +9,8 @@ const PLANTED: &str = "planted-secret-0123456789";
 
 fn around(text: &str) -> String {
     format!(
-        "tenant_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\n\
-         [system_identity]\n\
-         client_id = \"11111111-1111-1111-1111-111111111111\"\n\
-         object_id = \"22222222-2222-2222-2222-222222222222\"\n\
-         [[vaults]]\n\
-         name = \"myvault\"\n\
-         [[vaults.secrets]]\n\
-         name = \"DbPassword\"\n\
-         [[vaults.secrets.versions]]\n\
-         value = \"{PLANTED}\"\n\
-         {text}"
+        "{}\n{text}",
+        EmulatorConfig::sample_toml().replace("db-password-from-the-emulator", PLANTED)
     )
 }
 
