@@ -10,22 +10,10 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let mut headers = http::HeaderMap::new();
-    let aeg = [
-        "Notification",
-        "SubscriptionValidation",
-        "SubscriptionDeletion",
-        "x",
-    ];
-    let content = [
-        "application/json; charset=utf-8",
-        "application/cloudevents+json",
-        "text/plain",
-    ];
+    let aeg = ["Notification", "SubscriptionValidation", "SubscriptionDeletion", "x"];
+    let content = ["application/json; charset=utf-8", "application/cloudevents+json", "text/plain"];
     if selector & 0b100 == 0 {
-        headers.insert(
-            "aeg-event-type",
-            aeg[usize::from(selector & 0b11)].parse().unwrap(),
-        );
+        headers.insert("aeg-event-type", aeg[usize::from(selector & 0b11)].parse().unwrap());
     }
     if selector & 0b1000 == 0 {
         let ct = content[usize::from(selector >> 4) % content.len()];
