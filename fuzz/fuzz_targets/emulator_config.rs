@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
         "{}\n{text}",
         EmulatorConfig::sample_toml().replace("db-password-from-the-emulator", PLANTED)
     );
-    if let Err(error) = EmulatorConfig::from_toml_str(&around) {
+    // Unless the text itself names the value (libFuzzer's comparison hints make it do so).
+    if let Err(error) = EmulatorConfig::from_toml_str(&around)
+        && !text.contains(PLANTED)
+    {
         assert!(
             !error.to_string().contains(PLANTED),
             "the error shows a secret value"

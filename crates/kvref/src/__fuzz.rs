@@ -40,7 +40,10 @@ pub fn token_response(data: &[u8]) {
     }
     // The same body with a planted token: whatever else is wrong, the error must not show it.
     let planted = plant(data, "access_token");
-    if let Err(error) = credential::parse_token_response(&planted, now) {
+    let names_it = String::from_utf8_lossy(data).contains(PLANTED);
+    if let Err(error) = credential::parse_token_response(&planted, now)
+        && !names_it
+    {
         assert!(!error.0.contains(PLANTED), "the error quotes the token");
     }
     if let Some(description) = credential::describe_error_body(data) {
@@ -95,7 +98,10 @@ pub fn vault_body(data: &[u8]) {
         Err(error) => bounded("secret body", &error.to_string()),
     }
     // The same answer with a planted value: whatever else is wrong, the error must not show it.
-    if let Err(error) = vault::parse_secret(&plant(body, "value"), &reference) {
+    let names_it = String::from_utf8_lossy(body).contains(PLANTED);
+    if let Err(error) = vault::parse_secret(&plant(body, "value"), &reference)
+        && !names_it
+    {
         assert!(
             !error.to_string().contains(PLANTED),
             "the error shows the secret value"
@@ -150,7 +156,11 @@ pub fn connection_string(data: &[u8]) {
     if let Err(error) = ServicesAuthConnectionString::parse(text) {
         bounded("connection string", &error.to_string());
     }
-    // The same text with a planted AppKey: neither its Debug nor its error may show it.
+    // The same text with a planted AppKey: neither its Debug nor its error may show it (unless
+    // the text itself names it, as libFuzzer's comparison hints soon make it do).
+    if text.contains(PLANTED) {
+        return;
+    }
     let planted = format!("AppKey={PLANTED};{text}");
     let shown = match ServicesAuthConnectionString::parse(&planted) {
         Ok(parsed) => format!("{parsed:?}"),
@@ -220,6 +230,14 @@ mod tests {
             ".{0,300}".prop_map(String::into_bytes),
             json_like(),
         ]
+    }
+
+    /// The inputs libFuzzer found that name the planted value themselves (a key, a table name):
+    /// the harness, not the parser, was wrong; they stay as regression inputs.
+    #[test]
+    fn inputs_that_name_the_planted_value_are_no_leak() {
+        connection_string(b" planted-token-0123456789&='\n\n    .");
+        token_response(br#"{"planted-token-0123456789": 1}"#);
     }
 
     proptest! {
