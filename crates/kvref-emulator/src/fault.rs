@@ -139,7 +139,19 @@ pub struct Fault {
     /// closes the connection), to test that a client's memory stays flat.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub endless_body: bool,
+    /// Send the answer's body (the fault's, the filler or the real handler's) a few bytes at a
+    /// time with this many milliseconds between pieces (tokio time), to test a client's read
+    /// timeout on a body that trickles.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chunk_delay_ms: u64,
 }
+
+fn is_zero(ms: &u64) -> bool {
+    *ms == 0
+}
+
+/// How many bytes a trickling body sends at a time.
+pub(crate) const TRICKLE_BYTES: usize = 16;
 
 /// The size of one chunk of a filler body.
 pub(crate) const FILLER_CHUNK: usize = 64 * 1024;

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use crate::fault::{Endpoint, FILLER_CHUNK, JournalEntry};
+use crate::fault::{Endpoint, FILLER_CHUNK, JournalEntry, TRICKLE_BYTES};
 use crate::http::{Req, json as json_response, set_header};
 use crate::state::{Shared, lock};
 use crate::{control, entra, identity, keyvault};
@@ -176,6 +176,11 @@ async fn handle(
             *response.body_mut() = filler(Some(bytes));
             response.headers_mut().remove(http::header::CONTENT_LENGTH);
         }
+        if fault.chunk_delay_ms > 0 {
+            let body = std::mem::take(response.body_mut());
+            *response.body_mut() = trickle(body, Duration::from_millis(fault.chunk_delay_ms));
+            response.headers_mut().remove(http::header::CONTENT_LENGTH);
+        }
     }
     let status = response.status().as_u16();
     record(&shared, endpoint, &req, protocol, status);
@@ -200,6 +205,25 @@ fn filler(len: Option<u64>) -> Body {
         Some(Ok::<_, std::convert::Infallible>(chunk.slice(..size)))
     }));
     Body::from_stream(chunks)
+}
+
+/// `body` sent [`TRICKLE_BYTES`] at a time, `delay` before each piece (a slow body fault).
+fn trickle(body: Body, delay: Duration) -> Body {
+    use futures_util::StreamExt;
+    let pieces = body.into_data_stream().flat_map(|chunk| {
+        let pieces: Vec<Result<axum::body::Bytes, axum::Error>> = match chunk {
+            Ok(bytes) => (0..bytes.len())
+                .step_by(TRICKLE_BYTES)
+                .map(|at| Ok(bytes.slice(at..(at + TRICKLE_BYTES).min(bytes.len()))))
+                .collect(),
+            Err(error) => vec![Err(error)],
+        };
+        futures_util::stream::iter(pieces)
+    });
+    Body::from_stream(pieces.then(move |piece| async move {
+        tokio::time::sleep(delay).await;
+        piece
+    }))
 }
 
 /// The journal's name for an HTTP version: `h2`, `http/1.1` (the ALPN names) or `http/1.0`.

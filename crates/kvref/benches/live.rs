@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use kvref::Resolved;
 use kvref::live::Live;
 use kvref::secrecy::ExposeSecret;
-use support::emu;
+use support::{emu, vm_rss_kib};
 
 /// Reads per sample, and samples per median.
 const READS: u32 = 100_000;
@@ -52,17 +52,6 @@ fn median_load_ns(live: &Live<Settings>) -> f64 {
         .collect();
     samples.sort_by(f64::total_cmp);
     samples[SAMPLES / 2]
-}
-
-fn vm_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn main() {

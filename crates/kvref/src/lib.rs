@@ -78,6 +78,12 @@ mod status;
 pub mod transport;
 pub mod vault;
 
+// Entry points for the fuzz targets (fuzz/) into parsers that are private to the crate: built only
+// with the `fuzzing` feature (and for this crate's own proptests), hidden, not part of the API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod __fuzz;
+
 pub use env::Env;
 pub use error::Error;
 pub use resolve::{

@@ -1,4 +1,4 @@
-//! At RUST_LOG=trace, no command prints a secret value, a token or an identity header, unless
+//! At RUST_LOG=trace (and RUST_BACKTRACE=1), no command prints a secret value, a token or an identity header, unless
 //! `kvref resolve --show-secrets` asks for the values.
 
 use crate::support::*;
@@ -42,9 +42,10 @@ async fn nothing_secret_at_trace_level() {
         (vec!["resolve", good, "--format", "env"], 0),
         (vec!["resolve", failing, "--format", "env"], 1),
     ] {
-        for env in [vec![("RUST_LOG", "trace")], {
+        // RUST_BACKTRACE=1 too: a backtrace printed with an error must not carry a value either.
+        for env in [vec![("RUST_LOG", "trace"), ("RUST_BACKTRACE", "1")], {
             let mut with_source = pairs(&app_service);
-            with_source.push(("RUST_LOG", "trace"));
+            with_source.extend([("RUST_LOG", "trace"), ("RUST_BACKTRACE", "1")]);
             with_source
         }] {
             let output = kvref(Some(&emu), &args, &env).await;

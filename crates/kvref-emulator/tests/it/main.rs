@@ -7,6 +7,7 @@ mod support;
 
 mod binary;
 mod config;
+mod config_props;
 mod control;
 mod http2;
 mod identity;

@@ -84,6 +84,13 @@ mod token_response;
 mod user_assigned;
 mod workload_identity;
 
+// The fuzz targets and their proptest twins reach the parsers through `crate::__fuzz`.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use {
+    developer::{parse_az_output, parse_azd_output},
+    token_response::{describe_error_body, parse_token_response},
+};
+
 use std::fmt;
 use std::future::Future;
 

@@ -25,6 +25,9 @@ mod secret;
 mod send;
 
 pub(crate) use send::on_lane;
+// The fuzz targets and their proptest twins reach the body parsers through `crate::__fuzz`.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use {error_body::ServiceError, secret::parse_secret};
 
 pub use challenge::{Challenge, ChallengeError};
 pub use client::{SecretClient, SecretClientBuilder};

@@ -102,7 +102,7 @@ struct SecretBundle {
 }
 
 /// Reads a 200 answer's `SecretBundle`; the version comes from the versioned `id`.
-pub(super) fn parse_secret(body: &[u8], reference: &Reference) -> Result<Secret, VaultError> {
+pub(crate) fn parse_secret(body: &[u8], reference: &Reference) -> Result<Secret, VaultError> {
     let bundle: SecretBundle = serde_json::from_slice(body).map_err(|e| {
         // serde's message could quote the body: keep only where it went wrong.
         VaultError::new(

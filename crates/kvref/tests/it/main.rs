@@ -16,6 +16,7 @@ mod credential_recovery;
 mod credential_retry;
 mod events_parse;
 mod events_webhook;
+mod fault_matrix;
 mod h2;
 mod h2_connections;
 mod h2_health;

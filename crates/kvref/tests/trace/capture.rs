@@ -35,7 +35,8 @@ pub(crate) fn text() -> String {
 }
 
 impl Captured {
-    fn text(&self) -> String {
+    /// Everything written to this capture.
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().expect("capture lock")).into_owned()
     }
 }

@@ -13,4 +13,5 @@ mod support;
 mod capture;
 mod credential_tracing;
 mod live_tracing;
+mod leak_scan;
 mod resolve_tracing;
