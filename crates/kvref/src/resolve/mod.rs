@@ -26,6 +26,7 @@ mod diagnose;
 mod engine;
 mod outcome;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -231,6 +232,18 @@ impl Resolver {
                 _ => plan.settled(outcome.clone()),
             }
         }
-        self.run(plan, &|_| {}).await
+        let mut refreshed = self.run(plan, &|_| {}).await;
+        // A service's message may quote what it saw (a proxy echoing the request or the value
+        // it served). The values served before are known here: none of them may reach an
+        // error, a status or a log line through a message.
+        let served = previous.served();
+        for outcome in &mut refreshed.outcomes {
+            if let Some(message) = &mut outcome.message
+                && let Cow::Owned(redacted) = served.apply(message)
+            {
+                *message = redacted;
+            }
+        }
+        refreshed
     }
 }

@@ -217,6 +217,15 @@ impl Resolution {
         self.outcomes.iter().filter(|o| !o.status.is_resolved())
     }
 
+    /// The [`Redactions`] of every value this resolution served.
+    pub(super) fn served(&self) -> Redactions {
+        Redactions::new(self.outcomes.iter().filter_map(|outcome| {
+            let value = outcome.value.as_ref()?;
+            let provenance = outcome.provenance().unwrap_or_else(|| "secret".into());
+            Some((provenance, value.expose_secret()))
+        }))
+    }
+
     /// An error listing every failure, whatever the policy; `None` when all resolved.
     pub fn error(&self) -> Option<Error> {
         let failures: Vec<Failure> = self.failures().map(Outcome::failure).collect();

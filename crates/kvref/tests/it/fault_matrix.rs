@@ -58,7 +58,7 @@ enum Inject {
     /// The setting names a vault the emulator does not have.
     UnknownVault,
     /// Key Vault refuses the token it was sent as expired (401 with the same challenge).
-    TokenRefusedAsExpired,
+    TokenRefusedAsExpired(Option<u32>),
     /// The same Event Grid delivery twice.
     DuplicateDelivery,
     /// The delivery of the new version, then a late one of the old version.
@@ -357,14 +357,22 @@ fn faults() -> Vec<(&'static str, Identity, Inject, Expect, &'static [Phase])> {
             &[Startup],
         ),
         (
-            "token refused as expired (401, same challenge)",
+            // The client drops that token and answers the same challenge once with a fresh one.
+            "token refused as expired once (401, same challenge)",
             app,
-            Inject::TokenRefusedAsExpired,
-            refused(
-                ResolveStatus::UnauthorizedClient,
-                "AKV10022",
-                "refused the identity's token",
-            ),
+            Inject::TokenRefusedAsExpired(Some(1)),
+            Expect::Served {
+                endpoint: Endpoint::KeyVault,
+                seen: &[],
+                after: Duration::ZERO,
+            },
+            ALL,
+        ),
+        (
+            "token refused as expired, a fresh one too",
+            app,
+            Inject::TokenRefusedAsExpired(None),
+            refused(ResolveStatus::UnauthorizedClient, "AKV10022", "clock"),
             ALL,
         ),
         (
@@ -541,13 +549,13 @@ impl Fixture {
                 self.emu.add_fault(fault.clone()).await
             }
             Inject::DisableSecret => self.emu.set_enabled("vault1", "s0", version, false).await,
-            Inject::TokenRefusedAsExpired => {
+            Inject::TokenRefusedAsExpired(times) => {
                 let challenge = format!(
                     "Bearer authorization=\"https://login.microsoftonline.com/{}\", resource=\"https://vault.azure.net\"",
                     self.emu.tenant_id()
                 );
                 let fault = with_headers(
-                    vault_fault(Some(401), Some(1)),
+                    vault_fault(Some(401), *times),
                     &[("WWW-Authenticate", challenge.as_str())],
                 );
                 let mut fault = fault;

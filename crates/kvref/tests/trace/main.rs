@@ -12,6 +12,6 @@ mod support;
 
 mod capture;
 mod credential_tracing;
-mod live_tracing;
 mod leak_scan;
+mod live_tracing;
 mod resolve_tracing;
