@@ -222,7 +222,7 @@ impl TransportBuilder {
     }
 
     /// Paces requests to each vault to `limit` (default
-    /// [`KEY_VAULT_REQUEST_LIMIT`](pacing::KEY_VAULT_REQUEST_LIMIT), Key Vault's 4,000 GETs per
+    /// [`KEY_VAULT_REQUEST_LIMIT`], Key Vault's 4,000 GETs per
     /// 10 s), or not at all with `None` (for a vault with a higher limit, or a test).
     pub fn vault_request_limit(mut self, limit: Option<RequestLimit>) -> Self {
         self.vault_request_limit = limit;
