@@ -3,13 +3,10 @@
 //! or is an `az` command (Azure itself, never contacted by tests). A command the README gains
 //! without a test fails here.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-
 use kvref_emulator::{Emulator, EmulatorConfig};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use std::path::{Path, PathBuf};
 
-use crate::support::{kvref, stderr, stdout};
+use crate::support::{kvref, spawn_emulator, stderr, stdout};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -59,20 +56,8 @@ const RUN_ELSEWHERE: [(&str, &str); 4] = [
 
 /// Starts `kvref emulator ARGS` as the README does and returns it with its `http` address.
 async fn start_emulator(args: &str) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kvref"))
-        .arg("emulator")
-        .args(args.split_whitespace())
-        .current_dir(root())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next_line().await.unwrap().expect("a ready line");
-    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let (child, ready) = spawn_emulator(&args, &root()).await;
     let http = ready["http"].as_str().expect("an http address").to_owned();
     (child, format!("http://{http}"))
 }

@@ -1,9 +1,6 @@
 //! `kvref resolve` in every format, and `kvref emulator` serving a `kvref check`.
 
-use std::process::Stdio;
-
 use crate::support::*;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SETTINGS_TOML: &str = r#"
 name = "my-app"
@@ -159,19 +156,18 @@ async fn emulator_subcommand_serves_a_check() {
             .port()
     };
     let (https_port, http_port) = (free_port().to_string(), free_port().to_string());
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kvref"))
-        .args(["emulator", "--config", config.to_str().unwrap()])
-        .args(["--https-port", &https_port, "--http-port", &http_port])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready: serde_json::Value =
-        serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    let (mut child, ready) = spawn_emulator(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--https-port",
+            &https_port,
+            "--http-port",
+            &http_port,
+        ],
+        files.path(),
+    )
+    .await;
     let http = format!("http://{}", ready["http"].as_str().unwrap());
     assert!(
         ready["https"].as_str().is_some() && ready["ca_cert"].as_str().is_some(),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use kvref_emulator::{Emulator, EmulatorConfig};
 
@@ -228,4 +228,26 @@ pub(crate) fn assert_no_secret(text: &str) {
             "secret value {value} in output:\n{text}"
         );
     }
+}
+
+/// Starts `kvref emulator ARGS` in `dir` with only PATH set, and returns it with its ready line.
+pub(crate) async fn spawn_emulator(
+    args: &[&str],
+    dir: &Path,
+) -> (tokio::process::Child, serde_json::Value) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kvref"))
+        .arg("emulator")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("a ready line");
+    (child, serde_json::from_str(&line).unwrap())
 }
