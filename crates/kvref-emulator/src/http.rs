@@ -3,7 +3,7 @@
 use axum::body::{Body, Bytes};
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
-use serde_json::Value;
+use serde::Serialize;
 
 /// A request, fully read, as every handler sees it.
 pub(crate) struct Req {
@@ -63,9 +63,10 @@ impl Req {
 pub(crate) fn json_with(
     status: StatusCode,
     content_type: &'static str,
-    body: &Value,
+    body: &impl Serialize,
 ) -> Response<Body> {
-    let mut response = Response::new(Body::from(body.to_string()));
+    // A `Value` or a struct of text and numbers: neither can fail to serialize.
+    let mut response = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -74,7 +75,7 @@ pub(crate) fn json_with(
 }
 
 /// A JSON response, `application/json; charset=utf-8` (what Azure's services send).
-pub(crate) fn json(status: StatusCode, body: &Value) -> Response<Body> {
+pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
     json_with(status, "application/json; charset=utf-8", body)
 }
 

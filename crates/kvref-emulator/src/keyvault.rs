@@ -3,8 +3,13 @@
 //! Bodies, messages and headers follow what the service sends (PROTOCOLS.md section 6).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::Body;
+use http::header::{
+    CACHE_CONTROL, EXPIRES, HeaderName, HeaderValue, PRAGMA, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,7 +18,7 @@ use crate::config::{Cloud, Role, is_valid_secret_name};
 use crate::http::{Req, json as json_response, request_id, set_header};
 use crate::state::{Shared, lock};
 use crate::store::{NewVersion, Vault, VersionPatch, now_secs};
-use crate::token::TokenProblem;
+use crate::token::{Claims, TokenProblem};
 
 const NOT_FOUND_HELP: &str = "If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182";
 
@@ -153,36 +158,50 @@ fn is_known_api_version(v: &str) -> bool {
 /// Serves one Key Vault request.
 pub(crate) fn handle(shared: &Shared, req: &Req) -> Response<Body> {
     let mut response = serve(shared, req);
-    let headers = [
-        ("cache-control", "no-cache"),
-        ("pragma", "no-cache"),
-        ("expires", "-1"),
-        ("x-ms-keyvault-service-version", "1.9.2731.1"),
-        (
-            "x-ms-keyvault-network-info",
-            "conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=InterNetwork;",
-        ),
-        (
-            "strict-transport-security",
-            "max-age=31536000;includeSubDomains",
-        ),
-        ("x-content-type-options", "nosniff"),
-    ];
-    for (name, value) in headers {
-        set_header(&mut response, name, value);
+    let headers = response.headers_mut();
+    for (name, value) in EVERY_ANSWER {
+        headers.insert(name, value);
     }
-    set_header(&mut response, "x-ms-request-id", &request_id());
-    if let Some(client_request_id) = req.header("x-ms-client-request-id") {
-        set_header(&mut response, "x-ms-client-request-id", client_request_id);
+    if let Ok(id) = HeaderValue::try_from(request_id()) {
+        headers.insert(REQUEST_ID, id);
+    }
+    if let Some(client_request_id) = req.headers.get(CLIENT_REQUEST_ID) {
+        headers.insert(CLIENT_REQUEST_ID, client_request_id.clone());
     }
     response
 }
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-request-id");
+const CLIENT_REQUEST_ID: HeaderName = HeaderName::from_static("x-ms-client-request-id");
+
+/// The headers Key Vault puts on every answer.
+const EVERY_ANSWER: [(HeaderName, HeaderValue); 7] = [
+    (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    (PRAGMA, HeaderValue::from_static("no-cache")),
+    (EXPIRES, HeaderValue::from_static("-1")),
+    (
+        HeaderName::from_static("x-ms-keyvault-service-version"),
+        HeaderValue::from_static("1.9.2731.1"),
+    ),
+    (
+        HeaderName::from_static("x-ms-keyvault-network-info"),
+        HeaderValue::from_static("conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=InterNetwork;"),
+    ),
+    (
+        STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000;includeSubDomains"),
+    ),
+    (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+];
 
 fn serve(shared: &Shared, req: &Req) -> Response<Body> {
     let host = req.host_name();
     let Some((name, cloud)) = vault_of_host(&host) else {
         return vault_not_found(&host);
     };
+    // Outside the vaults' lock: checking a token needs no vault, and the lock serializes every
+    // vault's requests.
+    let presented = authenticate(shared, req);
     let mut vaults = lock(&shared.vaults);
     let Some(vault) = vaults
         .get_mut(&name)
@@ -203,7 +222,7 @@ fn serve(shared: &Shared, req: &Req) -> Response<Body> {
         set_header(&mut response, "retry-after", &retry_after.to_string());
         return with_region(response, vault);
     }
-    let response = serve_in_vault(shared, vault, req);
+    let response = serve_in_vault(shared, vault, req, presented);
     with_region(response, vault)
 }
 
@@ -242,35 +261,51 @@ fn challenge(shared: &Shared, vault: &Vault, message: &str) -> Response<Body> {
     response
 }
 
-fn serve_in_vault(shared: &Shared, vault: &mut Vault, req: &Req) -> Response<Body> {
-    // Authentication first: an unauthenticated request learns nothing but the challenge.
-    let Some(authorization) = req.header("authorization") else {
-        return challenge(
-            shared,
-            vault,
-            "AKV10000: Request is missing a Bearer or PoP token.",
-        );
-    };
-    let token = match authorization.split_once(' ') {
+/// What the request's `Authorization` header presents.
+enum Presented {
+    /// No bearer token.
+    Nothing,
+    /// A token this process signed, unexpired.
+    Token(Arc<Claims>),
+    /// A token that is not accepted.
+    Refused(TokenProblem),
+}
+
+fn authenticate(shared: &Shared, req: &Req) -> Presented {
+    let token = match req.header("authorization").and_then(|a| a.split_once(' ')) {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => {
+        _ => return Presented::Nothing,
+    };
+    match shared.issuer.verify(token, now_secs()) {
+        Ok(claims) => Presented::Token(claims),
+        Err(problem) => Presented::Refused(problem),
+    }
+}
+
+fn serve_in_vault(
+    shared: &Shared,
+    vault: &mut Vault,
+    req: &Req,
+    presented: Presented,
+) -> Response<Body> {
+    // Authentication first: an unauthenticated request learns nothing but the challenge.
+    let claims = match presented {
+        Presented::Token(claims) => claims,
+        Presented::Nothing => {
             return challenge(
                 shared,
                 vault,
                 "AKV10000: Request is missing a Bearer or PoP token.",
             );
         }
-    };
-    let claims = match shared.issuer.verify(token, now_secs()) {
-        Ok(claims) => claims,
-        Err(TokenProblem::Expired) => {
+        Presented::Refused(TokenProblem::Expired) => {
             return challenge(
                 shared,
                 vault,
                 "AKV10022: Token validation failed: the token has expired.",
             );
         }
-        Err(TokenProblem::Invalid) => {
+        Presented::Refused(TokenProblem::Invalid) => {
             return challenge(
                 shared,
                 vault,
@@ -473,15 +508,15 @@ fn paging(req: &Req) -> Result<(usize, usize), Box<Response<Body>>> {
     Ok((max, skip))
 }
 
-fn page(
-    items: Vec<Value>,
+fn page<T: serde::Serialize>(
+    items: Vec<T>,
     skip: usize,
     max: usize,
     next_base: String,
     api_version: &str,
 ) -> Response<Body> {
     let total = items.len();
-    let value: Vec<Value> = items.into_iter().skip(skip).take(max).collect();
+    let value: Vec<T> = items.into_iter().skip(skip).take(max).collect();
     // The skip token comes from the client: any number, so no overflow.
     let next_skip = skip.saturating_add(max);
     let next = if next_skip < total {

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 use tokio::time::Instant;
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Cloud, VaultConfig, is_valid_secret_name};
 
@@ -203,43 +202,54 @@ impl Version {
         self.updated = now_secs();
     }
 
-    /// The `attributes` object: integers for dates, omitted when absent.
-    pub(crate) fn attributes(&self) -> Value {
-        let mut attributes = Map::new();
-        attributes.insert("enabled".into(), json!(self.enabled));
-        if let Some(nbf) = self.nbf {
-            attributes.insert("nbf".into(), json!(nbf));
+    /// The `SecretBundle` (with `value`) or a `SecretItem` (without), as the service writes it.
+    pub(crate) fn bundle(&self, id: String, with_value: bool) -> Bundle<'_> {
+        Bundle {
+            value: with_value.then_some(self.value.as_str()),
+            content_type: self.content_type.as_deref(),
+            id,
+            attributes: Attributes {
+                enabled: self.enabled,
+                nbf: self.nbf,
+                exp: self.exp,
+                created: self.created,
+                updated: self.updated,
+                recovery_level: "CustomizedRecoverable+Purgeable",
+                recoverable_days: 7,
+            },
+            tags: self.tags.as_ref(),
         }
-        if let Some(exp) = self.exp {
-            attributes.insert("exp".into(), json!(exp));
-        }
-        attributes.insert("created".into(), json!(self.created));
-        attributes.insert("updated".into(), json!(self.updated));
-        attributes.insert(
-            "recoveryLevel".into(),
-            json!("CustomizedRecoverable+Purgeable"),
-        );
-        attributes.insert("recoverableDays".into(), json!(7));
-        Value::Object(attributes)
     }
+}
 
-    /// The `SecretBundle` (with `value`) or a `SecretItem` (without).
-    pub(crate) fn bundle(&self, id: String, with_value: bool) -> Value {
-        let mut body = Map::new();
-        // Key order as the service sends it: value, contentType, id, attributes, tags.
-        if with_value {
-            body.insert("value".into(), json!(self.value));
-        }
-        if let Some(ct) = &self.content_type {
-            body.insert("contentType".into(), json!(ct));
-        }
-        body.insert("id".into(), json!(id));
-        body.insert("attributes".into(), self.attributes());
-        if let Some(tags) = &self.tags {
-            body.insert("tags".into(), json!(tags));
-        }
-        Value::Object(body)
-    }
+/// A `SecretBundle` or `SecretItem`; fields in the order the service sends them, absent ones
+/// omitted. Serialized straight from the version: answering a GET builds no JSON tree.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Bundle<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_type: Option<&'a str>,
+    id: String,
+    attributes: Attributes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<&'a BTreeMap<String, String>>,
+}
+
+/// The `attributes` object: integers for dates, omitted when absent.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Attributes {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    created: i64,
+    updated: i64,
+    recovery_level: &'static str,
+    recoverable_days: u32,
 }
 
 /// Attribute changes for one version.

@@ -3,11 +3,16 @@
 //! They look like Entra tokens to a client (three base64url parts, `aud`, `oid`, `appid`, `tid`,
 //! `exp`), and only this process can mint ones its Key Vault accepts.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+use crate::state::lock;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -40,12 +45,19 @@ pub(crate) enum TokenProblem {
 /// Signs and verifies tokens with a key that lives only in this process.
 pub(crate) struct TokenIssuer {
     key: [u8; 32],
+    /// Tokens whose signature was checked, with their claims: a client sends the same token
+    /// with every request, and decoding it each time would be most of the cost of an answer.
+    verified: Mutex<HashMap<String, Arc<Claims>>>,
 }
+
+/// Verified tokens remembered at most; the memory is emptied when it is full.
+const VERIFIED_KEPT: usize = 64;
 
 impl TokenIssuer {
     pub(crate) fn new() -> Self {
         Self {
             key: rand::random(),
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -69,7 +81,28 @@ impl TokenIssuer {
     }
 
     /// Checks the signature and expiry; the caller checks the audience and roles.
-    pub(crate) fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenProblem> {
+    pub(crate) fn verify(&self, token: &str, now: i64) -> Result<Arc<Claims>, TokenProblem> {
+        let known = lock(&self.verified).get(token).cloned();
+        let claims = match known {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.check_signature(token)?);
+                let mut verified = lock(&self.verified);
+                if verified.len() >= VERIFIED_KEPT {
+                    verified.clear();
+                }
+                verified.insert(token.to_owned(), claims.clone());
+                claims
+            }
+        };
+        if claims.exp <= now {
+            return Err(TokenProblem::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The claims of a token this process signed.
+    fn check_signature(&self, token: &str) -> Result<Claims, TokenProblem> {
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -88,11 +121,7 @@ impl TokenIssuer {
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| TokenProblem::Invalid)?;
-        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenProblem::Invalid)?;
-        if claims.exp <= now {
-            return Err(TokenProblem::Expired);
-        }
-        Ok(claims)
+        serde_json::from_slice(&payload).map_err(|_| TokenProblem::Invalid)
     }
 }
 
@@ -120,7 +149,9 @@ mod tests {
     fn round_trip_and_refusals() {
         let issuer = TokenIssuer::new();
         let token = issuer.issue(&claims(100));
-        assert_eq!(issuer.verify(&token, 50), Ok(claims(100)));
+        assert_eq!(issuer.verify(&token, 50), Ok(Arc::new(claims(100))));
+        // Remembered once verified, and still refused once expired.
+        assert_eq!(issuer.verify(&token, 50), Ok(Arc::new(claims(100))));
         assert_eq!(issuer.verify(&token, 100), Err(TokenProblem::Expired));
         assert_eq!(
             TokenIssuer::new().verify(&token, 50),

@@ -36,17 +36,21 @@
 mod connections;
 pub mod pacing;
 pub mod sanitize;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use zeroize::Zeroizing;
 
 use self::connections::Connections;
 pub(crate) use self::connections::Protocol;
 use self::pacing::{KEY_VAULT_REQUEST_LIMIT, Pacer, RequestLimit};
+use self::tls::{Alpn, SharedTls};
 
 /// How long to wait for a TCP connection and TLS handshake unless configured otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,6 +93,7 @@ struct Inner {
     client: reqwest::Client,
     identity_client: reqwest::Client,
     settings: TransportBuilder,
+    tls: SharedTls,
     connections: Connections,
     pacer: Pacer,
 }
@@ -236,13 +241,18 @@ impl TransportBuilder {
 
     /// Builds the clients.
     pub fn build(self) -> Result<HttpTransport, TransportError> {
-        let roots = self.root_certificates()?;
+        let tls = SharedTls::new(self.root_certificate_ders()?)?;
+        let vault_alpn = if self.http1_only {
+            Alpn::Http1
+        } else {
+            Alpn::H2OrHttp1
+        };
         let client = self
-            .vault_client_builder(roots.clone())
+            .vault_client_builder(&tls, vault_alpn)
             .build()
             .map_err(client_error)?;
         let identity_client = self
-            .client_builder_with(roots)
+            .client_builder_with(&tls, Alpn::Http1)
             .no_proxy()
             .http1_only()
             .build()
@@ -258,6 +268,7 @@ impl TransportBuilder {
                 identity_client,
                 connections: Connections::new(lanes),
                 pacer: Pacer::new(self.vault_request_limit),
+                tls,
                 settings: self,
             }),
         })
@@ -265,8 +276,8 @@ impl TransportBuilder {
 
     /// The Key Vault and Entra client's builder: HTTPS only, HTTP/2 by ALPN with keep-alive
     /// PINGs unless HTTP/1.1 is forced.
-    fn vault_client_builder(&self, roots: Vec<reqwest::Certificate>) -> reqwest::ClientBuilder {
-        let client = self.client_builder_with(roots).https_only(true);
+    fn vault_client_builder(&self, tls: &SharedTls, alpn: Alpn) -> reqwest::ClientBuilder {
+        let client = self.client_builder_with(tls, alpn).https_only(true);
         if self.http1_only {
             client.http1_only()
         } else {
@@ -278,37 +289,39 @@ impl TransportBuilder {
     }
 
     /// A reqwest builder carrying these settings, for callers that need one more client of the
-    /// same kind (for example one that pins a server certificate). It speaks HTTP/1.1, as the
-    /// identity client does.
+    /// same kind (for example one that pins a server certificate, with
+    /// `tls_backend_preconfigured`). It speaks HTTP/1.1, as the identity client does.
     pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
-        Ok(self
-            .client_builder_with(self.root_certificates()?)
-            .http1_only())
+        let tls = SharedTls::new(self.root_certificate_ders()?)?;
+        Ok(self.client_builder_with(&tls, Alpn::Http1).http1_only())
     }
 
     /// The extra roots, parsed.
-    fn root_certificates(&self) -> Result<Vec<reqwest::Certificate>, TransportError> {
+    fn root_certificate_ders(&self) -> Result<Vec<CertificateDer<'static>>, TransportError> {
         let mut certs = Vec::new();
         for pem in &self.root_certificates_pem {
-            certs.extend(
-                reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|e| TransportError::InvalidCertificate(e.to_string()))?,
-            );
+            let parsed: Vec<_> = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| TransportError::InvalidCertificate(e.to_string()))?;
+            if parsed.is_empty() {
+                return Err(TransportError::InvalidCertificate(
+                    "no certificate in the PEM text".to_owned(),
+                ));
+            }
+            certs.extend(parsed);
         }
         Ok(certs)
     }
 
-    fn client_builder_with(&self, roots: Vec<reqwest::Certificate>) -> reqwest::ClientBuilder {
+    fn client_builder_with(&self, tls: &SharedTls, alpn: Alpn) -> reqwest::ClientBuilder {
         let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.for_client(alpn))
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             // See the module docs: a redirect is an answer, never followed.
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .user_agent(concat!("kvref/", env!("CARGO_PKG_VERSION")));
-        if !roots.is_empty() {
-            builder = builder.tls_certs_merge(roots);
-        }
         if !self.routes.is_empty() {
             builder = builder.dns_resolver(Arc::new(RoutingResolver {
                 routes: self.routes.clone(),
@@ -374,13 +387,13 @@ impl HttpTransport {
         if lane == 0 {
             return &self.inner.client;
         }
-        let settings = &self.inner.settings;
-        self.inner
+        let inner = &self.inner;
+        inner
             .connections
             .extra_lane(lane, || {
-                let roots = settings.root_certificates().ok()?;
-                let built = settings
-                    .vault_client_builder(roots)
+                let built = inner
+                    .settings
+                    .vault_client_builder(&inner.tls, Alpn::H2)
                     .http2_prior_knowledge()
                     .build();
                 // The same settings built lane 0, so this does not fail in practice; if it
@@ -389,7 +402,7 @@ impl HttpTransport {
                     .inspect_err(|e| tracing::debug!(error = %e, "extra HTTP/2 client not built"))
                     .ok()
             })
-            .unwrap_or(&self.inner.client)
+            .unwrap_or(&inner.client)
     }
 
     /// The lanes a vault's requests may be spread over (1 when HTTP/1.1 is forced).
@@ -478,13 +491,14 @@ pub(crate) async fn read_bounded(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Zeroizing<Vec<u8>>, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
+    let announced = response.content_length();
+    if announced.is_some_and(|length| length > limit as u64) {
         return Err(BodyError::TooLarge { limit });
     }
-    let mut body = Zeroizing::new(Vec::new());
+    // The announced length (within the limit) is the usual size: one allocation, no regrowth.
+    let mut body = Zeroizing::new(Vec::with_capacity(
+        announced.map_or(0, |length| length as usize),
+    ));
     while let Some(chunk) = response.chunk().await? {
         let needed = body.len() + chunk.len();
         if needed > limit {

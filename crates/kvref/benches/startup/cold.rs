@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use kvref_emulator::{Emulator, Endpoint};
 
+use crate::cases::median;
+
 /// The `kvref` binary of the same build, if built.
 fn kvref_binary() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
@@ -68,9 +70,4 @@ pub(crate) async fn measure(emu: &Emulator, reference: &str, runs: usize) -> Opt
         first_vault_request: median(first_vault),
         exit: median(exits),
     })
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
 }

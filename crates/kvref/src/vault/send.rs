@@ -64,14 +64,15 @@ impl SecretClient {
                 request = request.bearer_auth(token);
             }
             let outcome = tokio::time::timeout_at(deadline, async {
-                let response = request.send().await.map_err(Failure::Http)?;
+                let mut response = request.send().await.map_err(Failure::Http)?;
                 transport.note_protocol(host, response.version());
                 let status = response.status();
                 if status.is_redirection() {
                     // Never followed (see `transport`): the vault must answer itself.
                     return Err(Failure::Final(redirected(url, status)));
                 }
-                let headers = response.headers().clone();
+                // Taken, not copied: the body is read from the response, not its headers.
+                let headers = std::mem::take(response.headers_mut());
                 let body = read_bounded(response, BODY_LIMIT)
                     .await
                     .map_err(|e| match e {

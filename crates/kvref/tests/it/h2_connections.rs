@@ -42,6 +42,14 @@ async fn a_batch_beyond_one_connections_streams_goes_over_a_few_more() {
     assert_eq!(vault_handshakes(&emu).await, 4);
     assert_eq!(vault_protocols(&emu).await, ["h2"]);
     assert_eq!(emu::vault_requests(&emu).await.len(), 40 + 1);
+    // Every lane shares one TLS session cache: the extra connections resume the first one's
+    // session (it left two tickets; a third lane may have to do a full handshake).
+    let resumed = emu.tls_resumptions().await;
+    let resumed = resumed.get(&format!("{}.vault.azure.net", VAULT[0]));
+    assert!(
+        resumed.is_some_and(|n| (2..=3).contains(n)),
+        "{resumed:?} of the 3 extra connections resumed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
