@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::reference::{Reference, SecretKey};
 use crate::status::ResolveStatus;
@@ -147,7 +148,7 @@ impl Resolver {
         let mut learnt = self.transport.watch_protocols();
         let mut watching = true;
         let mut waiting = indices.into_iter();
-        let mut in_flight = FuturesUnordered::new();
+        let mut in_flight = JoinSet::new();
         let mut load = vec![0usize; self.transport.vault_lanes()];
         let mut results = Vec::with_capacity(total);
         loop {
@@ -158,26 +159,38 @@ impl Resolver {
                 // The least busy lane; ties go to the lowest, so lane 0 fills first.
                 let lane = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
                 load[lane] += 1;
-                in_flight.push(async move {
-                    // No timeout around the fetch: it ends by the deadline itself, with what
-                    // the vault last said. An outer timeout at the same instant could cut off a
-                    // fetch waiting for another's discovery of the vault and report a vault that
-                    // kept answering 429 as one that did not answer.
-                    let fetched =
-                        on_lane(lane, self.client.fetch(&run.fetches[i], run.deadline)).await;
-                    (run.progress)(Progress {
-                        settled: run.settled.fetch_add(1, Ordering::Relaxed) + 1,
-                        total: run.fetches.len(),
-                    });
-                    (lane, i, fetched)
-                });
+                let client = self.client.clone();
+                let reference = run.fetches[i].clone();
+                let deadline = run.deadline;
+                // A task each, so that the fetches of a batch run on every worker of the
+                // runtime rather than all inside the caller's task. No timeout around the
+                // fetch: it ends by the deadline itself, with what the vault last said. An
+                // outer timeout at the same instant could cut off a fetch waiting for another's
+                // discovery of the vault and report a vault that kept answering 429 as one that
+                // did not answer.
+                in_flight.spawn(
+                    async move {
+                        (
+                            lane,
+                            i,
+                            on_lane(lane, client.fetch(&reference, deadline)).await,
+                        )
+                    }
+                    .in_current_span(),
+                );
             }
             tokio::select! {
-                done = in_flight.next() => match done {
-                    Some((lane, i, fetched)) => {
+                done = in_flight.join_next() => match done {
+                    Some(Ok((lane, i, fetched))) => {
                         load[lane] -= 1;
+                        (run.progress)(Progress {
+                            settled: run.settled.fetch_add(1, Ordering::Relaxed) + 1,
+                            total: run.fetches.len(),
+                        });
                         results.push((i, fetched));
                     }
+                    // A fetch does not panic; if one did, the panic is the caller's.
+                    Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
                     None => break,
                 },
                 // The first answer told the protocol: widen the batch at once.
