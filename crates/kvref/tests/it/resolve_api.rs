@@ -1,6 +1,6 @@
 //! The API an app meets: outcomes by input index, `into_result` applying the policy once,
-//! `refresh` fetching only what can change, redaction of resolved values from any message, and
-//! budgets that cannot overflow.
+//! `refresh` fetching only what can change, redaction of resolved values from any message,
+//! budgets that cannot overflow, and a resolution given up leaving nothing running.
 
 use std::time::Duration;
 
@@ -196,4 +196,47 @@ async fn configuration_errors_keep_their_source() {
         .unwrap_err();
     assert!(error.is_credential(), "{error:?}");
     assert!(std::error::Error::source(&error).is_some());
+}
+
+/// Each fetch of a batch is a task of its own: a resolution that is given up (its future
+/// dropped, here by a timeout) takes them all with it, none is left waiting for Key Vault.
+#[tokio::test(start_paused = true)]
+async fn a_resolution_given_up_leaves_no_fetch_behind() {
+    let emu = sample().await;
+    let resolver = emu::resolver(&emu, emu::credential(&emu))
+        .budget(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    // Connections, challenge and token in place: the next batch only sends GETs.
+    let warm = resolver.resolve([("api", API_KEY)]).await;
+    assert!(warm.is_success());
+    let tasks = tokio::runtime::Handle::current().metrics();
+    let before = tasks.num_alive_tasks();
+
+    // Every answer now takes a minute (of paused time); the resolution is given up at 30 s.
+    emu.add_fault(kvref_emulator::Fault {
+        endpoint: kvref_emulator::Endpoint::KeyVault,
+        delay_ms: 60_000,
+        times: None,
+        ..kvref_emulator::Fault::default()
+    })
+    .await;
+    let given_up = tokio::time::timeout(
+        Duration::from_secs(30),
+        resolver.resolve([("db", LATEST), ("api", API_KEY)]),
+    )
+    .await;
+    assert!(given_up.is_err(), "no answer comes within 30 s");
+    // The aborted tasks go as soon as the scheduler reaches them.
+    for _ in 0..100 {
+        if tasks.num_alive_tasks() <= before {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        tasks.num_alive_tasks(),
+        before,
+        "no fetch task outlives its resolution"
+    );
 }
