@@ -55,7 +55,10 @@ impl SecretClient {
         let mut throttled: Option<Answer> = None;
         loop {
             match transport.book_departure(host, deadline) {
-                Ok(at) => tokio::time::sleep_until(at).await,
+                // Most requests may go at once: no timer for them (a timer is registered even
+                // for an instant that has passed).
+                Ok(at) if at > Instant::now() => tokio::time::sleep_until(at).await,
+                Ok(_) => {}
                 Err(_) => return throttled.ok_or_else(|| out_of_turns(transport, host)),
             }
             span.record("attempt", retry + 1);
