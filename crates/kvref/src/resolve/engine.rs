@@ -149,6 +149,8 @@ impl Resolver {
         let mut watching = true;
         let mut waiting = indices.into_iter();
         let mut in_flight = JoinSet::new();
+        // The lane and the fetch of each task in flight.
+        let mut started = HashMap::new();
         let mut load = vec![0usize; self.transport.vault_lanes()];
         let mut results = Vec::with_capacity(total);
         loop {
@@ -168,31 +170,30 @@ impl Resolver {
                 // outer timeout at the same instant could cut off a fetch waiting for another's
                 // discovery of the vault and report a vault that kept answering 429 as one that
                 // did not answer.
-                in_flight.spawn(
-                    async move {
-                        (
-                            lane,
-                            i,
-                            on_lane(lane, client.fetch(&reference, deadline)).await,
-                        )
-                    }
-                    .in_current_span(),
+                let task = in_flight.spawn(
+                    async move { on_lane(lane, client.fetch(&reference, deadline)).await }
+                        .in_current_span(),
                 );
+                started.insert(task.id(), (lane, i));
             }
             tokio::select! {
-                done = in_flight.join_next() => match done {
-                    Some(Ok((lane, i, fetched))) => {
-                        load[lane] -= 1;
-                        (run.progress)(Progress {
-                            settled: run.settled.fetch_add(1, Ordering::Relaxed) + 1,
-                            total: run.fetches.len(),
-                        });
-                        results.push((i, fetched));
-                    }
-                    // A fetch does not panic; if one did, the panic is the caller's.
-                    Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
-                    None => break,
-                },
+                done = in_flight.join_next_with_id() => {
+                    let (id, fetched) = match done {
+                        Some(Ok((id, fetched))) => (id, fetched),
+                        // A fetch does not panic; if one did, the panic is the caller's.
+                        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Some(Err(e)) => (e.id(), Err(VaultError::cancelled())),
+                        None => break,
+                    };
+                    // Every task's id was noted when it was spawned.
+                    let Some((lane, i)) = started.remove(&id) else { continue };
+                    load[lane] -= 1;
+                    (run.progress)(Progress {
+                        settled: run.settled.fetch_add(1, Ordering::Relaxed) + 1,
+                        total: run.fetches.len(),
+                    });
+                    results.push((i, fetched));
+                }
                 // The first answer told the protocol: widen the batch at once.
                 learnt_now = learnt.changed(),
                     if watching && !known && !waiting.as_slice().is_empty() =>

@@ -45,6 +45,14 @@ struct VaultErrorInner {
 }
 
 impl VaultError {
+    /// A fetch whose task the async runtime cancelled: the runtime is shutting down.
+    pub(crate) fn cancelled() -> Self {
+        Self::new(
+            VaultErrorKind::ConnectionFailed,
+            "the fetch was cancelled: the async runtime is shutting down",
+        )
+    }
+
     pub(super) fn new(kind: VaultErrorKind, message: impl Into<String>) -> Self {
         Self {
             inner: Box::new(VaultErrorInner {
