@@ -292,8 +292,20 @@ impl TransportBuilder {
     /// same kind (for example one that pins a server certificate, with
     /// `tls_backend_preconfigured`). It speaks HTTP/1.1, as the identity client does.
     pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, TransportError> {
-        let tls = SharedTls::new(self.root_certificate_ders()?)?;
-        Ok(self.client_builder_with(&tls, Alpn::Http1).http1_only())
+        // The extra roots as reqwest takes them: it loads the system's store only when the
+        // client is built, and not at all if the caller brings a TLS configuration of its own.
+        let mut roots = Vec::new();
+        for der in self.root_certificate_ders()? {
+            roots.push(
+                reqwest::Certificate::from_der(&der)
+                    .map_err(|e| TransportError::InvalidCertificate(e.to_string()))?,
+            );
+        }
+        let mut builder = self.client_builder_base().http1_only();
+        if !roots.is_empty() {
+            builder = builder.tls_certs_merge(roots);
+        }
+        Ok(builder)
     }
 
     /// The extra roots, parsed.
@@ -314,8 +326,13 @@ impl TransportBuilder {
     }
 
     fn client_builder_with(&self, tls: &SharedTls, alpn: Alpn) -> reqwest::ClientBuilder {
-        let mut builder = reqwest::Client::builder()
+        self.client_builder_base()
             .tls_backend_preconfigured(tls.for_client(alpn))
+    }
+
+    /// Timeouts, no redirects, the user agent and the routes: what every client shares.
+    fn client_builder_base(&self) -> reqwest::ClientBuilder {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             // See the module docs: a redirect is an answer, never followed.
