@@ -136,3 +136,39 @@ async fn every_readme_command_is_run_or_named_with_its_test() {
         child.kill().await.unwrap();
     }
 }
+
+/// The lines of what a plain-text reader takes for shell blocks: from a run of three backticks
+/// with no tag or a shell tag and a newline, to the next three backticks, scanning on after
+/// them. Such a reader takes the closing fence of a block tagged otherwise (`rust`, `toml`) for
+/// an opening one, so the README keeps such blocks after its two commands, and fences the
+/// reference syntax above them with tildes.
+fn naive_shell_lines(readme: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = readme;
+    while let Some(at) = rest.find("```") {
+        let after = &rest[at + 3..];
+        let tag_end = after.find('\n').unwrap_or(after.len());
+        let tag = &after[..tag_end];
+        if matches!(tag, "" | "sh" | "bash" | "console" | "shell") && tag_end < after.len() {
+            let body = &after[tag_end + 1..];
+            let Some(end) = body.find("```") else { break };
+            lines.extend(body[..end].lines().map(|l| l.trim().to_owned()));
+            rest = &body[end + 3..];
+        } else {
+            rest = after;
+        }
+    }
+    lines
+}
+
+#[test]
+fn a_plain_text_reader_finds_the_two_commands_first() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let lines = naive_shell_lines(&readme);
+    let first = |prefix: &str| lines.iter().find(|l| l.starts_with(prefix)).cloned();
+    assert_eq!(
+        first("cargo run").as_deref(),
+        Some("cargo run -p kvref-quickstart")
+    );
+    assert_eq!(first(".ci/run").as_deref(), Some(".ci/run"));
+}
