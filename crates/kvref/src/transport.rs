@@ -1,6 +1,8 @@
 //! The HTTP clients kvref talks through: one set per process, rustls, timeouts always set.
 //!
-//! Two clients share one configuration. [`HttpTransport::client`] goes to Key Vault and Entra ID
+//! Two clients share one configuration, TLS included: the platform's certificate verifier is
+//! loaded once per transport and every client resumes the others' TLS sessions (see `tls`).
+//! [`HttpTransport::client`] goes to Key Vault and Entra ID
 //! over HTTPS and honours the system proxy settings. [`HttpTransport::identity_client`] goes to the
 //! platform's managed identity endpoints (IMDS at 169.254.169.254, App Service and Arc on loopback),
 //! which must never be reached through a proxy: IMDS rejects proxied requests, and a proxy would
