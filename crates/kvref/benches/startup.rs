@@ -101,6 +101,36 @@ impl Row {
     fn cpu_bound(&self, cores: usize) -> Duration {
         self.cpu.total() / cores as u32
     }
+
+    /// The row of the table (see [`table_header`]), printed as each case ends and in the
+    /// markdown section.
+    fn markdown(&self, cores: usize) -> String {
+        format!(
+            "| {} | {} | {} | {} | {} | {:.2} | {} | {:.2} | {:.0} + {:.0} µs | {} | {} |",
+            self.case.references,
+            self.case.vaults,
+            self.case.protocol(),
+            ms(self.measured),
+            ms(self.floor_one),
+            self.ratio_one(),
+            ms(self.floor_all),
+            self.ratio_all(),
+            self.cpu_per_reference(self.cpu.kvref),
+            self.cpu_per_reference(self.cpu.emulator),
+            ms(self.cpu_bound(cores)),
+            self.connections
+        )
+    }
+}
+
+/// The table's header lines.
+fn table_header(cores: usize) -> String {
+    format!(
+        "| references | vaults | protocol | measured | floor, 1 connection per vault | ratio | \
+         floor, {n} connections per vault | ratio | CPU per reference: kvref + emulator | CPU \
+         bound (CPU / {cores} cores) | vault connections |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        n = DEFAULT_H2_CONNECTIONS_PER_HOST
+    )
 }
 
 /// The cases named on the command line (`1000x4-h2`, `10x1-http/1.1`), or all of them; with any
@@ -128,18 +158,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let emulator_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("emulator")
-        .enable_all()
-        .build()
-        .expect("emulator runtime");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("client")
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (emulator_runtime, runtime) = cases::runtimes();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
 
     let small = cases::start_emulator(&emulator_runtime, 1, 1);
@@ -154,6 +173,7 @@ fn main() {
     );
 
     let only = Filter::from_args();
+    println!("{}", table_header(cores));
     let mut rows = Vec::new();
     for h2 in [true, false] {
         for vaults in VAULT_COUNTS {
@@ -167,22 +187,7 @@ fn main() {
                     continue;
                 }
                 let row = measure(&emulator_runtime, &runtime, case, &trips);
-                println!(
-                    "{:>6} refs {} vault(s) {:<8} {:>9}  floor 1 conn {:>9} ({:.2})  floor {} conns {:>9} ({:.2})  cpu/ref kvref {:.0} µs emulator {:.0} µs  cpu bound {:>8}  connections {}",
-                    references,
-                    vaults,
-                    case.protocol(),
-                    ms(row.measured),
-                    ms(row.floor_one),
-                    row.ratio_one(),
-                    DEFAULT_H2_CONNECTIONS_PER_HOST,
-                    ms(row.floor_all),
-                    row.ratio_all(),
-                    row.cpu_per_reference(row.cpu.kvref),
-                    row.cpu_per_reference(row.cpu.emulator),
-                    ms(row.cpu_bound(cores)),
-                    row.connections
-                );
+                println!("{}", row.markdown(cores));
                 rows.push(row);
             }
         }
@@ -271,34 +276,9 @@ fn markdown(
         KEY_VAULT_REQUEST_LIMIT.requests,
         KEY_VAULT_REQUEST_LIMIT.window.as_secs()
     );
-    let _ = writeln!(
-        md,
-        "| references | vaults | protocol | measured | floor, 1 connection per vault | ratio | \
-         floor, {n} connections per vault | ratio | CPU per reference: kvref + emulator | CPU \
-         bound (CPU / {cores} cores) | vault connections |",
-        n = DEFAULT_H2_CONNECTIONS_PER_HOST
-    );
-    let _ = writeln!(
-        md,
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
+    let _ = writeln!(md, "{}", table_header(cores));
     for row in rows {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {:.2} | {} | {:.2} | {:.0} + {:.0} µs | {} | {} |",
-            row.case.references,
-            row.case.vaults,
-            row.case.protocol(),
-            ms(row.measured),
-            ms(row.floor_one),
-            row.ratio_one(),
-            ms(row.floor_all),
-            row.ratio_all(),
-            row.cpu_per_reference(row.cpu.kvref),
-            row.cpu_per_reference(row.cpu.emulator),
-            ms(row.cpu_bound(cores)),
-            row.connections
-        );
+        let _ = writeln!(md, "{}", row.markdown(cores));
     }
     let _ = writeln!(
         md,

@@ -23,16 +23,7 @@ use cases::Case;
 static ALLOCATOR: alloc::Counting = alloc::COUNTING;
 
 fn main() {
-    let emulator_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("emulator runtime");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (emulator_runtime, runtime) = cases::runtimes();
     let case = Case {
         references: 10_000,
         vaults: 4,

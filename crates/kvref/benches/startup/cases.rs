@@ -16,6 +16,20 @@ use crate::support::emu;
 pub(crate) const VAULTS: [&str; 4] = ["bencha", "benchb", "benchc", "benchd"];
 pub(crate) const LATENCY: Duration = Duration::from_millis(25);
 
+/// The emulator's runtime and kvref's, 2 workers each; the emulator's threads are named
+/// `emulator` (see `cpu`), kvref's `client`.
+pub(crate) fn runtimes() -> (tokio::runtime::Runtime, tokio::runtime::Runtime) {
+    let runtime = |name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    (runtime("emulator"), runtime("client"))
+}
+
 /// `references` distinct secrets spread over `vaults` vaults, fetched over HTTP/2 or HTTP/1.1.
 #[derive(Clone, Copy)]
 pub(crate) struct Case {

@@ -1,7 +1,8 @@
 //! Where a resolution's CPU time goes: the time on CPU of the process's threads, read from
 //! `/proc/self/task/*/schedstat` (Linux; nanoseconds), summed by side. The bench names the
-//! emulator's runtime threads `emulator`; every other thread is kvref's side (the resolver's
-//! task runs on the bench's main thread, its connections on the `client` runtime).
+//! emulator's runtime threads `emulator`; every other thread is kvref's side (the resolution
+//! is driven from the bench's main thread, its fetches and connections run on the `client`
+//! runtime).
 
 use std::time::Duration;
 

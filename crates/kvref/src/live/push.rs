@@ -243,10 +243,16 @@ impl ExpiryNotice {
         let same = self.secret.split_once('/').is_some_and(|(vault, name)| {
             vault.eq_ignore_ascii_case(&secret.vault) && name.eq_ignore_ascii_case(&secret.name)
         });
-        same && match (&self.version, &secret.version) {
-            (Some(about), Some(used)) => about.eq_ignore_ascii_case(used),
-            _ => true,
-        }
+        same && same_version(&self.version, &secret.version)
+    }
+}
+
+/// Whether a notice about version `about` concerns a secret used at version `used`: always
+/// when either is unknown.
+fn same_version(about: &Option<String>, used: &Option<String>) -> bool {
+    match (about, used) {
+        (Some(about), Some(used)) => about.eq_ignore_ascii_case(used),
+        _ => true,
     }
 }
 
@@ -256,10 +262,7 @@ fn note_expiry(inner: &mut Inner, event: &SecretEvent, expired: bool) -> bool {
         .in_use
         .iter()
         .filter(|u| event.is_secret(&u.host, &u.vault, &u.name))
-        .filter(|u| match (&event.version, &u.version) {
-            (Some(about), Some(used)) => about.eq_ignore_ascii_case(used),
-            _ => true,
-        })
+        .filter(|u| same_version(&event.version, &u.version))
         .collect();
     let Some(first) = users.first() else {
         return false;

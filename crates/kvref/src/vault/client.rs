@@ -251,6 +251,10 @@ impl SecretClient {
             .vaults
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Looked up first: the host is copied only the first time, not on every fetch.
+        if let Some(state) = vaults.get(host) {
+            return state.clone();
+        }
         vaults.entry(host.to_owned()).or_default().clone()
     }
 
