@@ -25,10 +25,10 @@
 //! written to `target/bench-results/startup.md`.
 
 #[path = "../tests/support/mod.rs"]
-mod support;
+pub(crate) mod support;
 
 #[path = "startup/cases.rs"]
-mod cases;
+pub(crate) mod cases;
 #[path = "startup/cold.rs"]
 mod cold;
 #[path = "startup/cpu.rs"]
@@ -47,9 +47,13 @@ use cpu::Cpu;
 const REFERENCES: [usize; 4] = [10, 100, 1_000, 10_000];
 const VAULT_COUNTS: [usize; 2] = [1, 4];
 
-/// Runs per case: fewer for the long ones.
+/// Runs per case: one where the vault's limit makes a run last tens of seconds.
 fn runs_of(case: &Case) -> usize {
-    if case.references >= 10_000 { 1 } else { 3 }
+    if case.per_vault() >= KEY_VAULT_REQUEST_LIMIT.requests as usize {
+        1
+    } else {
+        3
+    }
 }
 
 /// Requests in flight per vault with `connections` HTTP/2 connections at most.
@@ -133,8 +137,8 @@ fn table_header(cores: usize) -> String {
     )
 }
 
-/// The cases named on the command line (`1000x4-h2`, `10x1-http/1.1`), or all of them; with any
-/// named, the cold start is skipped.
+/// The cases named on the command line (`1000x4-h2`, `10x1-http/1.1`); with any named, the
+/// cold start is skipped.
 struct Filter {
     names: Vec<String>,
 }
@@ -147,10 +151,6 @@ impl Filter {
             .collect();
         Filter { names }
     }
-
-    fn keeps(&self, case: &Case) -> bool {
-        self.names.is_empty() || self.names.contains(&case.name())
-    }
 }
 
 fn ms(d: Duration) -> String {
@@ -158,18 +158,57 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    run(Allocator::System);
+}
+
+/// The allocator the process was built with: this bench keeps the system's; `startup_mimalloc`
+/// runs the same cases with mimalloc.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Allocator {
+    System,
+    // Built by `startup_mimalloc`, which includes this file.
+    #[allow(dead_code)]
+    Mimalloc,
+}
+
+impl Allocator {
+    fn describe(self) -> &'static str {
+        match self {
+            Allocator::System => "the system's allocator (glibc malloc)",
+            Allocator::Mimalloc => "mimalloc as the process's global allocator",
+        }
+    }
+
+    /// With no case named: every case under the system's allocator; the issue's goal cases
+    /// (four vaults over HTTP/2) under mimalloc.
+    fn keeps_by_default(self, case: &Case) -> bool {
+        self == Allocator::System || (case.vaults == 4 && case.h2)
+    }
+
+    /// Where the markdown goes, under `target/bench-results`.
+    fn results_file(self) -> &'static str {
+        match self {
+            Allocator::System => "startup.md",
+            Allocator::Mimalloc => "startup-mimalloc.md",
+        }
+    }
+}
+
+/// Measures the cases (all, or those named on the command line) and prints the table.
+pub(crate) fn run(allocator: Allocator) {
     let (emulator_runtime, runtime) = cases::runtimes();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
 
     let small = cases::start_emulator(&emulator_runtime, 1, 1);
     let trips = runtime.block_on(cases::round_trips(&small));
     println!(
-        "startup: {} ms injected per Key Vault request, measured round trips: GET {:.1} ms, token {:.1} ms; Key Vault limit {} per {} s per vault; {cores} cores",
+        "startup: {} ms injected per Key Vault request, measured round trips: GET {:.1} ms, token {:.1} ms; Key Vault limit {} per {} s per vault; {cores} cores; {}",
         LATENCY.as_millis(),
         trips.vault.as_secs_f64() * 1000.0,
         trips.token.as_secs_f64() * 1000.0,
         KEY_VAULT_REQUEST_LIMIT.requests,
-        KEY_VAULT_REQUEST_LIMIT.window.as_secs()
+        KEY_VAULT_REQUEST_LIMIT.window.as_secs(),
+        allocator.describe()
     );
 
     let only = Filter::from_args();
@@ -183,7 +222,12 @@ fn main() {
                     vaults,
                     h2,
                 };
-                if !only.keeps(&case) {
+                let kept = if only.names.is_empty() {
+                    allocator.keeps_by_default(&case)
+                } else {
+                    only.names.contains(&case.name())
+                };
+                if !kept {
                     continue;
                 }
                 let row = measure(&emulator_runtime, &runtime, case, &trips);
@@ -193,7 +237,8 @@ fn main() {
         }
     }
 
-    let cold = if only.names.is_empty() {
+    // The cold start is a process of its own (`kvref check`), whatever this one's allocator.
+    let cold = if only.names.is_empty() && allocator == Allocator::System {
         runtime.block_on(cold::measure(
             &small,
             "@Microsoft.KeyVault(SecretUri=https://bencha.vault.azure.net/secrets/s0)",
@@ -203,9 +248,9 @@ fn main() {
         None
     };
 
-    let markdown = markdown(&rows, &trips, cores, cold.as_ref());
+    let markdown = markdown(&rows, &trips, cores, allocator, cold.as_ref());
     println!("\n<!-- startup:begin -->\n{markdown}<!-- startup:end -->");
-    if let Some(path) = results_path() {
+    if let Some(path) = results_path(allocator.results_file()) {
         let written = std::fs::create_dir_all(path.parent().expect("a parent"))
             .and_then(|()| std::fs::write(&path, &markdown));
         match written {
@@ -251,17 +296,18 @@ fn measure(
     }
 }
 
-/// `target/bench-results/startup.md`, from this binary's place in `target/release/deps`.
-fn results_path() -> Option<std::path::PathBuf> {
+/// `target/bench-results/{file}`, from this binary's place in `target/release/deps`.
+fn results_path(file: &str) -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let target = exe.parent()?.parent()?.parent()?;
-    Some(target.join("bench-results").join("startup.md"))
+    Some(target.join("bench-results").join(file))
 }
 
 fn markdown(
     rows: &[Row],
     trips: &RoundTrips,
     cores: usize,
+    allocator: Allocator,
     cold: Option<&cold::ColdStart>,
 ) -> String {
     let mut md = String::new();
@@ -269,12 +315,14 @@ fn markdown(
         md,
         "Start-up resolution, {} ms injected per Key Vault request (measured round trips: GET \
          {:.1} ms, token {:.1} ms), Key Vault's limit of {} requests per {} s per vault, {cores} \
-         cores shared by kvref and the emulator; median of 3 runs (1 for 10,000).\n",
+         cores shared by kvref and the emulator, {}; median of 3 runs (1 where the vault's \
+         limit makes a run last tens of seconds).\n",
         LATENCY.as_millis(),
         trips.vault.as_secs_f64() * 1000.0,
         trips.token.as_secs_f64() * 1000.0,
         KEY_VAULT_REQUEST_LIMIT.requests,
-        KEY_VAULT_REQUEST_LIMIT.window.as_secs()
+        KEY_VAULT_REQUEST_LIMIT.window.as_secs(),
+        allocator.describe()
     );
     let _ = writeln!(md, "{}", table_header(cores));
     for row in rows {
@@ -288,6 +336,7 @@ fn markdown(
         DEFAULT_H2_CONNECTIONS_PER_HOST
     );
     match cold {
+        _ if allocator != Allocator::System => {}
         Some(cold) => {
             let _ = writeln!(
                 md,

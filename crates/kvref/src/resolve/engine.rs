@@ -2,19 +2,18 @@
 //! run them vault by vault with bounded concurrency inside one deadline, fill in the outcomes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::reference::{Reference, SecretKey};
 use crate::status::ResolveStatus;
-use crate::transport::Protocol;
-use crate::vault::on_lane;
 use crate::vault::{Secret, VaultError};
 
 use super::Resolver;
+use super::batch::VaultBatch;
 use super::builder::MAX_BUDGET;
 use super::diagnose::describe_failure;
 use super::outcome::{Outcome, Progress, Resolution};
@@ -61,7 +60,7 @@ impl Resolver {
     pub(super) async fn run(
         &self,
         plan: Plan,
-        progress: &(impl Fn(Progress) + Sync),
+        progress: Option<&(dyn Fn(Progress) + Sync)>,
     ) -> Resolution {
         let deadline = self.deadline();
         let Plan {
@@ -70,11 +69,13 @@ impl Resolver {
             fetches,
             ..
         } = plan;
-        progress(Progress {
-            settled: 0,
-            total: fetches.len(),
-        });
-        let results = self.fetch_all(&fetches, deadline, progress).await;
+        if let Some(progress) = progress {
+            progress(Progress {
+                settled: 0,
+                total: fetches.len(),
+            });
+        }
+        let results = self.fetch_all(fetches, deadline, progress).await;
         for (outcome_index, fetch_index) in waiting {
             let outcome = &mut outcomes[outcome_index];
             match &results[fetch_index] {
@@ -101,135 +102,91 @@ impl Resolver {
         }
     }
 
-    /// Fetches every distinct secret, vault by vault in parallel, bounded per vault.
+    /// Fetches every distinct secret: each vault's batch in a task of its own (see
+    /// [`VaultBatch`]), all in parallel. The caller's task hears from each vault once, when its
+    /// batch is done (and, when it reports progress, as each fetch settles): not once per fetch.
+    /// That task is often the one `block_on` drives on the main thread, outside the runtime's
+    /// workers, and waking it costs a system call and a switch of threads each time.
     async fn fetch_all(
         &self,
-        fetches: &[Reference],
+        fetches: Vec<Reference>,
         deadline: Instant,
-        progress: &(impl Fn(Progress) + Sync),
+        progress: Option<&(dyn Fn(Progress) + Sync)>,
     ) -> Vec<Result<Secret, VaultError>> {
-        let settled = AtomicUsize::new(0);
-        let mut by_vault: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, r) in fetches.iter().enumerate() {
-            by_vault.entry(r.vault_host()).or_default().push(i);
+        let total = fetches.len();
+        let mut by_vault: BTreeMap<String, Vec<(usize, Reference)>> = BTreeMap::new();
+        for (i, reference) in fetches.into_iter().enumerate() {
+            match by_vault.get_mut(reference.vault_host()) {
+                Some(batch) => batch.push((i, reference)),
+                None => {
+                    by_vault.insert(reference.vault_host().to_owned(), vec![(i, reference)]);
+                }
+            }
         }
-        let run = Run {
-            fetches,
-            deadline,
-            progress,
-            settled: &settled,
+        let (settled_tx, mut settled_rx) = mpsc::unbounded_channel();
+        let mut vaults = JoinSet::new();
+        // The fetches of each vault's task, for when the runtime cancels it.
+        let mut owned = HashMap::new();
+        for (host, batch) in by_vault {
+            let indices: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
+            let vault = VaultBatch {
+                client: self.client.clone(),
+                transport: self.transport.clone(),
+                concurrency_per_vault: self.concurrency_per_vault,
+                host,
+                deadline,
+                settled: progress.is_some().then(|| settled_tx.clone()),
+            };
+            let task = vaults.spawn(vault.run(batch).in_current_span());
+            owned.insert(task.id(), indices);
+        }
+        drop(settled_tx);
+        let mut results: Vec<Option<Result<Secret, VaultError>>> =
+            std::iter::repeat_with(|| None).take(total).collect();
+        let mut settled = 0;
+        let report = |settled: usize| {
+            if let Some(progress) = progress {
+                progress(Progress { settled, total });
+            }
         };
-        let per_vault = by_vault
-            .into_iter()
-            .map(|(host, indices)| self.fetch_vault(&run, host, indices));
-        // Every fetch ends (by the deadline at the latest), so each index comes back once.
-        let mut results: Vec<(usize, Result<Secret, VaultError>)> =
-            futures_util::future::join_all(per_vault)
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
-        results.sort_unstable_by_key(|(i, _)| *i);
-        results.into_iter().map(|(_, fetched)| fetched).collect()
-    }
-
-    /// Fetches the secrets of one vault, as many at once as its connections carry: over
-    /// HTTP/1.1 `concurrency_per_vault` (one connection each); over HTTP/2 the streams of one
-    /// connection, times the lanes the batch needs (see `transport::connections`). Until the
-    /// vault's first answer tells the protocol, one fetch goes (it discovers the challenge); the
-    /// batch widens as soon as the answer is in.
-    async fn fetch_vault(
-        &self,
-        run: &Run<'_, impl Fn(Progress) + Sync>,
-        host: &str,
-        indices: Vec<usize>,
-    ) -> Vec<(usize, Result<Secret, VaultError>)> {
-        let total = indices.len();
-        let mut learnt = self.transport.watch_protocols();
-        let mut watching = true;
-        let mut waiting = indices.into_iter();
-        let mut in_flight = JoinSet::new();
-        // The lane and the fetch of each task in flight.
-        let mut started = HashMap::new();
-        let mut load = vec![0usize; self.transport.vault_lanes()];
-        let mut results = Vec::with_capacity(total);
         loop {
-            let known = self.transport.protocol_of(host).is_some();
-            let (lanes, per_lane) = self.connections_for(host, total);
-            while in_flight.len() < lanes * per_lane {
-                let Some(i) = waiting.next() else { break };
-                // The least busy lane; ties go to the lowest, so lane 0 fills first.
-                let lane = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
-                load[lane] += 1;
-                let client = self.client.clone();
-                let reference = run.fetches[i].clone();
-                let deadline = run.deadline;
-                // A task each, so that the fetches of a batch run on every worker of the
-                // runtime rather than all inside the caller's task. No timeout around the
-                // fetch: it ends by the deadline itself, with what the vault last said. An
-                // outer timeout at the same instant could cut off a fetch waiting for another's
-                // discovery of the vault and report a vault that kept answering 429 as one that
-                // did not answer.
-                let task = in_flight.spawn(
-                    async move { on_lane(lane, client.fetch(&reference, deadline)).await }
-                        .in_current_span(),
-                );
-                started.insert(task.id(), (lane, i));
-            }
             tokio::select! {
-                done = in_flight.join_next_with_id() => {
-                    let (id, fetched) = match done {
-                        Some(Ok((id, fetched))) => (id, fetched),
-                        // A fetch does not panic; if one did, the panic is the caller's.
-                        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                        Some(Err(e)) => (e.id(), Err(VaultError::cancelled())),
-                        None => break,
-                    };
-                    // Every task's id was noted when it was spawned.
-                    let Some((lane, i)) = started.remove(&id) else { continue };
-                    load[lane] -= 1;
-                    (run.progress)(Progress {
-                        settled: run.settled.fetch_add(1, Ordering::Relaxed) + 1,
-                        total: run.fetches.len(),
-                    });
-                    results.push((i, fetched));
+                biased;
+                Some(()) = settled_rx.recv(), if progress.is_some() => {
+                    settled += 1;
+                    report(settled);
                 }
-                // The first answer told the protocol: widen the batch at once.
-                learnt_now = learnt.changed(),
-                    if watching && !known && !waiting.as_slice().is_empty() =>
-                {
-                    // The transport is gone (cannot happen while `self` holds it): carry on at
-                    // the width the first answers leave.
-                    watching = learnt_now.is_ok();
-                }
+                done = vaults.join_next_with_id() => match done {
+                    None => break,
+                    Some(Ok((id, fetched))) => {
+                        owned.remove(&id);
+                        for (i, result) in fetched {
+                            results[i] = Some(result);
+                        }
+                    }
+                    // A fetch does not panic; if one did, the panic is the caller's.
+                    Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Some(Err(e)) => {
+                        for i in owned.remove(&e.id()).unwrap_or_default() {
+                            results[i].get_or_insert_with(|| Err(VaultError::cancelled()));
+                        }
+                    }
+                },
             }
         }
+        // What settled after its vault's batch was collected, and what a cancelled batch left.
+        while settled_rx.try_recv().is_ok() {
+            settled += 1;
+            report(settled);
+        }
+        while progress.is_some() && settled < total {
+            settled += 1;
+            report(settled);
+        }
+        // Every batch returns each of its fetches once, or was cancelled and filled in above.
         results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(VaultError::cancelled())))
+            .collect()
     }
-
-    /// The lanes and the requests in flight per lane for `total` fetches from `host`.
-    fn connections_for(&self, host: &str, total: usize) -> (usize, usize) {
-        match self.transport.protocol_of(host) {
-            Some(Protocol::Http2) => {
-                let streams = self.transport.h2_streams_per_connection();
-                let lanes = total
-                    .div_ceil(streams)
-                    .clamp(1, self.transport.vault_lanes());
-                (lanes, streams)
-            }
-            Some(Protocol::Http1) => (1, self.concurrency_per_vault),
-            // Only the first fetch goes before the vault's first answer: the others would wait
-            // for its challenge anyway, and sent now they would all pile onto one connection
-            // before the batch can be spread over the lanes it needs.
-            None => (1, 1),
-        }
-    }
-}
-
-/// What every fetch of one resolution shares.
-struct Run<'a, P> {
-    fetches: &'a [Reference],
-    deadline: Instant,
-    progress: &'a P,
-    settled: &'a AtomicUsize,
 }

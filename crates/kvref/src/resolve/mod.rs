@@ -21,6 +21,7 @@
 //! # Ok::<(), kvref::Error>(()) }).unwrap();
 //! ```
 
+mod batch;
 mod builder;
 mod diagnose;
 mod engine;
@@ -125,7 +126,7 @@ impl Resolver {
         K: Into<String>,
         V: Into<String>,
     {
-        self.resolve_with_progress(settings, |_| {}).await
+        self.resolve_reporting(settings, None).await
     }
 
     /// [`resolve`](Self::resolve), telling `progress` how far it is: once when the distinct
@@ -163,6 +164,18 @@ impl Resolver {
         K: Into<String>,
         V: Into<String>,
     {
+        self.resolve_reporting(settings, Some(&progress)).await
+    }
+
+    async fn resolve_reporting<K, V>(
+        &self,
+        settings: impl IntoIterator<Item = (K, V)>,
+        progress: Option<&(dyn Fn(Progress) + Sync)>,
+    ) -> Resolution
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
         let mut plan = Plan::default();
         for (index, (key, value)) in settings.into_iter().enumerate() {
             let key: String = key.into();
@@ -185,7 +198,7 @@ impl Resolver {
                 }
             }
         }
-        self.run(plan, &progress).await
+        self.run(plan, progress).await
     }
 
     /// Resolves `previous` again for what can have changed since: references that name no
@@ -232,7 +245,7 @@ impl Resolver {
                 _ => plan.settled(outcome.clone()),
             }
         }
-        let mut refreshed = self.run(plan, &|_| {}).await;
+        let mut refreshed = self.run(plan, None).await;
         // A service's message may quote what it saw (a proxy echoing the request or the value
         // it served). The values served before are known here: none of them may reach an
         // error, a status or a log line through a message.
