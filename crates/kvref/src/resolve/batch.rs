@@ -3,13 +3,16 @@
 //! connection, times the lanes the batch needs (see `transport::connections`). Until the
 //! vault's first answer tells the protocol, one fetch goes (it discovers the challenge); the
 //! batch widens as soon as the answer is in.
+//!
+//! The batch is one task (the resolver spawns one per vault, so the vaults spread over the
+//! runtime's workers) and polls its fetches itself: a task per fetch would add an allocation,
+//! a JoinSet entry and a wake-up for each secret, and the connections' own tasks already spread
+//! the HTTP/2 and TLS work.
 
-use std::collections::HashMap;
-
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use crate::reference::Reference;
 use crate::transport::{HttpTransport, Protocol};
@@ -36,9 +39,7 @@ impl VaultBatch {
         let mut learnt = self.transport.watch_protocols();
         let mut watching = true;
         let mut waiting = batch.into_iter().peekable();
-        let mut in_flight = JoinSet::new();
-        // The lane and the index of each task in flight.
-        let mut started = HashMap::with_capacity(total.min(1024));
+        let mut in_flight = FuturesUnordered::new();
         let mut load = vec![0usize; self.transport.vault_lanes()];
         let mut results = Vec::with_capacity(total);
         loop {
@@ -51,30 +52,20 @@ impl VaultBatch {
                 // The least busy lane; ties go to the lowest, so lane 0 fills first.
                 let lane = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
                 load[lane] += 1;
-                let client = self.client.clone();
+                let client = &self.client;
                 let deadline = self.deadline;
-                // A task each, so that the fetches of a batch run on every worker of the
-                // runtime. No timeout around the fetch: it ends by the deadline itself, with
-                // what the vault last said. An outer timeout at the same instant could cut off
-                // a fetch waiting for another's discovery of the vault and report a vault that
-                // kept answering 429 as one that did not answer.
-                let task = in_flight.spawn(
-                    async move { on_lane(lane, client.fetch(&reference, deadline)).await }
-                        .in_current_span(),
-                );
-                started.insert(task.id(), (lane, i));
+                // No timeout around the fetch: it ends by the deadline itself, with what the
+                // vault last said. An outer timeout at the same instant could cut off a fetch
+                // waiting for another's discovery of the vault and report a vault that kept
+                // answering 429 as one that did not answer.
+                in_flight.push(async move {
+                    let fetched = on_lane(lane, client.fetch(&reference, deadline)).await;
+                    (lane, i, fetched)
+                });
             }
             tokio::select! {
-                done = in_flight.join_next_with_id() => {
-                    let (id, fetched) = match done {
-                        Some(Ok((id, fetched))) => (id, fetched),
-                        // A fetch does not panic; if one did, the panic is the caller's.
-                        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                        Some(Err(e)) => (e.id(), Err(VaultError::cancelled())),
-                        None => break,
-                    };
-                    // Every task's id was noted when it was spawned.
-                    let Some((lane, i)) = started.remove(&id) else { continue };
+                done = in_flight.next() => {
+                    let Some((lane, i, fetched)) = done else { break };
                     load[lane] -= 1;
                     if let Some(settled) = &self.settled {
                         // The caller may have stopped listening: nothing to tell then.

@@ -3,8 +3,10 @@
 
 use jiff::Timestamp;
 use secrecy::SecretString;
+use std::fmt;
+
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::error::{VaultError, VaultErrorKind};
 use crate::reference::Reference;
@@ -40,28 +42,108 @@ pub struct SecretAttributes {
     pub updated: Option<Timestamp>,
 }
 
-impl SecretAttributes {
-    /// Reads Key Vault's `attributes` object leniently: epoch seconds as numbers (Key Vault's
-    /// form) or numeric strings; anything else is left out.
-    fn from_json(attributes: Option<&Value>) -> SecretAttributes {
-        let Some(Value::Object(map)) = attributes else {
-            return SecretAttributes::default();
-        };
-        let time = |name: &str| {
-            let seconds = match map.get(name)? {
-                Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            }?;
-            Timestamp::from_second(seconds).ok()
-        };
-        SecretAttributes {
-            enabled: map.get("enabled").and_then(Value::as_bool),
-            not_before: time("nbf"),
-            expires: time("exp"),
-            created: time("created"),
-            updated: time("updated"),
+/// A JSON value as the attributes read it: a bool, epoch seconds (a number, or a string of
+/// digits; `None` when out of range or not digits), an object read as attributes, or anything
+/// else, skipped. Typed rather than a `serde_json::Value`, which would build a map of every
+/// field for each secret fetched.
+enum Loose {
+    Bool(bool),
+    Seconds(Option<i64>),
+    Object(SecretAttributes),
+    Other,
+}
+
+impl Loose {
+    fn seconds(self) -> Option<Timestamp> {
+        match self {
+            Loose::Seconds(Some(seconds)) => Timestamp::from_second(seconds).ok(),
+            _ => None,
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor)
+    }
+}
+
+/// An `attributes` field Key Vault documents; the others are skipped.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    Enabled,
+    Nbf,
+    Exp,
+    Created,
+    Updated,
+    #[serde(other)]
+    Other,
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Loose, E> {
+        Ok(Loose::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Loose, E> {
+        Ok(Loose::Seconds(Some(value)))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Loose, E> {
+        Ok(Loose::Seconds(i64::try_from(value).ok()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Loose, E> {
+        // Saturating: a huge value becomes an instant out of range, left out.
+        Ok(Loose::Seconds(Some(value as i64)))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Loose, E> {
+        Ok(Loose::Seconds(value.trim().parse().ok()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Loose, E> {
+        Ok(Loose::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+
+    /// Key Vault's `attributes` object; a field of an odd shape is left out, never an error.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+        let mut attributes = SecretAttributes::default();
+        while let Some(field) = map.next_key::<Field>()? {
+            if let Field::Other = field {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let value = map.next_value::<Loose>()?;
+            match field {
+                Field::Enabled => {
+                    attributes.enabled = match value {
+                        Loose::Bool(enabled) => Some(enabled),
+                        _ => None,
+                    };
+                }
+                Field::Nbf => attributes.not_before = value.seconds(),
+                Field::Exp => attributes.expires = value.seconds(),
+                Field::Created => attributes.created = value.seconds(),
+                Field::Updated => attributes.updated = value.seconds(),
+                Field::Other => {}
+            }
+        }
+        Ok(Loose::Object(attributes))
     }
 }
 
@@ -98,7 +180,7 @@ struct SecretBundle {
     id: Option<String>,
     #[serde(rename = "contentType")]
     content_type: Option<String>,
-    attributes: Option<Value>,
+    attributes: Option<Loose>,
 }
 
 /// Reads a 200 answer's `SecretBundle`; the version comes from the versioned `id`.
@@ -132,7 +214,10 @@ pub(crate) fn parse_secret(body: &[u8], reference: &Reference) -> Result<Secret,
         id,
         version,
         content_type: bundle.content_type,
-        attributes: SecretAttributes::from_json(bundle.attributes.as_ref()),
+        attributes: match bundle.attributes {
+            Some(Loose::Object(attributes)) => attributes,
+            _ => SecretAttributes::default(),
+        },
     })
 }
 
@@ -140,18 +225,15 @@ pub(crate) fn parse_secret(body: &[u8], reference: &Reference) -> Result<Secret,
 /// on the same vault host, the same name (case-insensitively, as Key Vault compares names) and
 /// the pinned version when one was asked for. Returns the version the id names.
 fn check_id(id: &str, reference: &Reference) -> Result<Option<String>, VaultError> {
-    let asked = format!(
-        "{}/{}@{}",
-        reference.vault_host(),
-        reference.secret_name(),
-        reference.version().unwrap_or("latest")
-    );
     let mismatch = |what: &str| {
         VaultError::new(
             VaultErrorKind::InvalidResponse,
             format!(
-                "Key Vault's answer for {asked} is not that secret: its id {what}; the answer \
-                 was refused"
+                "Key Vault's answer for {}/{}@{} is not that secret: its id {what}; the answer \
+                 was refused",
+                reference.vault_host(),
+                reference.secret_name(),
+                reference.version().unwrap_or("latest")
             ),
         )
     };
@@ -240,6 +322,8 @@ mod tests {
             r#""attributes":{"exp":"soon","enabled":"yes","nbf":null}"#,
             r#""attributes":[1,2]"#,
             r#""attributes":{"exp":1e300}"#,
+            r#""attributes":{"other":{"exp":1699660872,"enabled":true}}"#,
+            r#""attributes":"enabled""#,
         ] {
             let body = format!(
                 r#"{{"value":"v","id":"https://keyvaultname.vault.azure.net/secrets/x",{attributes}}}"#

@@ -198,8 +198,8 @@ async fn configuration_errors_keep_their_source() {
     assert!(std::error::Error::source(&error).is_some());
 }
 
-/// Each fetch of a batch is a task of its own: a resolution that is given up (its future
-/// dropped, here by a timeout) takes them all with it, none is left waiting for Key Vault.
+/// Each vault's batch is a task of its own: a resolution that is given up (its future dropped,
+/// here by a timeout) takes them all with it, no fetch is left waiting for Key Vault.
 #[tokio::test(start_paused = true)]
 async fn a_resolution_given_up_leaves_no_fetch_behind() {
     let emu = sample().await;
