@@ -19,10 +19,13 @@
 //! and the emulator's, from `/proc`) bounds it too: the "CPU bound" column is that time over
 //! the machine's cores.
 //!
+//! The process keeps the system's allocator; `startup_mimalloc` runs the same cases with
+//! mimalloc.
+//!
 //! Run with `cargo build --release -p kvref-cli && cargo bench -p kvref --bench startup`, or
-//! name cases: `cargo bench -p kvref --bench startup -- 1000x4-h2 10000x4-h2`. The table is
-//! printed, between `<!-- startup:begin -->` and `<!-- startup:end -->` as markdown, and
-//! written to `target/bench-results/startup.md`.
+//! name cases: `cargo bench -p kvref --bench startup -- 1000x4-h2 10000x4-h2` (`--runs=N` for
+//! another number of runs per case). The table is printed, between `<!-- startup:begin -->`
+//! and `<!-- startup:end -->` as markdown, and written to `target/bench-results/startup.md`.
 
 #[path = "../tests/support/mod.rs"]
 pub(crate) mod support;
@@ -47,12 +50,15 @@ use cpu::Cpu;
 const REFERENCES: [usize; 4] = [10, 100, 1_000, 10_000];
 const VAULT_COUNTS: [usize; 2] = [1, 4];
 
-/// Runs per case: one where the vault's limit makes a run last tens of seconds.
+/// Runs per case: the machine is shared and noisy, so the median of several; one where the
+/// vault's limit makes a run last tens of seconds.
 fn runs_of(case: &Case) -> usize {
     if case.per_vault() >= KEY_VAULT_REQUEST_LIMIT.requests as usize {
         1
-    } else {
+    } else if case.references >= 10_000 {
         3
+    } else {
+        5
     }
 }
 
@@ -137,19 +143,27 @@ fn table_header(cores: usize) -> String {
     )
 }
 
-/// The cases named on the command line (`1000x4-h2`, `10x1-http/1.1`); with any named, the
-/// cold start is skipped.
-struct Filter {
+/// The command line: the cases named (`1000x4-h2`, `10x1-http/1.1`; with any named, the cold
+/// start is skipped) and `--runs=N`, the runs of each case (for a profile of one run).
+struct Args {
     names: Vec<String>,
+    runs: Option<usize>,
 }
 
-impl Filter {
-    fn from_args() -> Self {
-        let names = std::env::args()
-            .skip(1)
-            .filter(|arg| !arg.starts_with("--"))
-            .collect();
-        Filter { names }
+impl Args {
+    fn parse() -> Self {
+        let mut args = Args {
+            names: Vec::new(),
+            runs: None,
+        };
+        for arg in std::env::args().skip(1) {
+            if let Some(runs) = arg.strip_prefix("--runs=") {
+                args.runs = runs.parse().ok().filter(|&n| n > 0);
+            } else if !arg.starts_with("--") {
+                args.names.push(arg);
+            }
+        }
+        args
     }
 }
 
@@ -211,7 +225,7 @@ pub(crate) fn run(allocator: Allocator) {
         allocator.describe()
     );
 
-    let only = Filter::from_args();
+    let args = Args::parse();
     println!("{}", table_header(cores));
     let mut rows = Vec::new();
     for h2 in [true, false] {
@@ -222,15 +236,16 @@ pub(crate) fn run(allocator: Allocator) {
                     vaults,
                     h2,
                 };
-                let kept = if only.names.is_empty() {
+                let kept = if args.names.is_empty() {
                     allocator.keeps_by_default(&case)
                 } else {
-                    only.names.contains(&case.name())
+                    args.names.contains(&case.name())
                 };
                 if !kept {
                     continue;
                 }
-                let row = measure(&emulator_runtime, &runtime, case, &trips);
+                let runs = args.runs.unwrap_or_else(|| runs_of(&case));
+                let row = measure(&emulator_runtime, &runtime, case, runs, &trips);
                 println!("{}", row.markdown(cores));
                 rows.push(row);
             }
@@ -238,7 +253,7 @@ pub(crate) fn run(allocator: Allocator) {
     }
 
     // The cold start is a process of its own (`kvref check`), whatever this one's allocator.
-    let cold = if only.names.is_empty() && allocator == Allocator::System {
+    let cold = if args.names.is_empty() && allocator == Allocator::System {
         runtime.block_on(cold::measure(
             &small,
             "@Microsoft.KeyVault(SecretUri=https://bencha.vault.azure.net/secrets/s0)",
@@ -260,23 +275,24 @@ pub(crate) fn run(allocator: Allocator) {
     }
 }
 
-/// Runs `case` (a fresh emulator each run: its request windows start empty) and keeps the
-/// median run.
+/// Runs `case` `runs` times (a fresh emulator each run: its request windows start empty) and
+/// keeps the median run.
 fn measure(
     emulator_runtime: &tokio::runtime::Runtime,
     runtime: &tokio::runtime::Runtime,
     case: Case,
+    runs: usize,
     trips: &RoundTrips,
 ) -> Row {
-    let mut runs = Vec::new();
+    let mut measured = Vec::new();
     let mut connections = 0;
-    for _ in 0..runs_of(&case) {
+    for _ in 0..runs {
         let emu = cases::start_emulator(emulator_runtime, case.vaults, case.per_vault());
         let mut marks = Vec::new();
         let elapsed = runtime.block_on(cases::resolve_once(&emu, case, &mut || {
             marks.push(Cpu::now())
         }));
-        runs.push((elapsed, marks[1].since(marks[0])));
+        measured.push((elapsed, marks[1].since(marks[0])));
         connections = runtime
             .block_on(emu.tls_handshakes())
             .iter()
@@ -284,8 +300,8 @@ fn measure(
             .map(|(_, n)| n)
             .sum();
     }
-    runs.sort_by_key(|(elapsed, _)| *elapsed);
-    let (measured, cpu) = runs[runs.len() / 2];
+    measured.sort_by_key(|(elapsed, _)| *elapsed);
+    let (measured, cpu) = measured[measured.len() / 2];
     Row {
         case,
         measured,
@@ -315,8 +331,8 @@ fn markdown(
         md,
         "Start-up resolution, {} ms injected per Key Vault request (measured round trips: GET \
          {:.1} ms, token {:.1} ms), Key Vault's limit of {} requests per {} s per vault, {cores} \
-         cores shared by kvref and the emulator, {}; median of 3 runs (1 where the vault's \
-         limit makes a run last tens of seconds).\n",
+         cores shared by kvref and the emulator, {}; median of 5 runs (3 for 10,000 \
+         references, 1 where the vault's limit makes a run last tens of seconds).\n",
         LATENCY.as_millis(),
         trips.vault.as_secs_f64() * 1000.0,
         trips.token.as_secs_f64() * 1000.0,
