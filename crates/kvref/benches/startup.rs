@@ -19,19 +19,16 @@
 //! and the emulator's, from `/proc`) bounds it too: the "CPU bound" column is that time over
 //! the machine's cores.
 //!
-//! The process keeps the system's allocator; `startup_mimalloc` runs the same cases with
-//! mimalloc.
-//!
 //! Run with `cargo build --release -p kvref-cli && cargo bench -p kvref --bench startup`, or
 //! name cases: `cargo bench -p kvref --bench startup -- 1000x4-h2 10000x4-h2` (`--runs=N` for
 //! another number of runs per case). The table is printed, between `<!-- startup:begin -->`
 //! and `<!-- startup:end -->` as markdown, and written to `target/bench-results/startup.md`.
 
 #[path = "../tests/support/mod.rs"]
-pub(crate) mod support;
+mod support;
 
 #[path = "startup/cases.rs"]
-pub(crate) mod cases;
+mod cases;
 #[path = "startup/cold.rs"]
 mod cold;
 #[path = "startup/cpu.rs"]
@@ -165,6 +162,10 @@ impl Args {
         }
         args
     }
+
+    fn keeps(&self, case: &Case) -> bool {
+        self.names.is_empty() || self.names.contains(&case.name())
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -172,57 +173,18 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    run(Allocator::System);
-}
-
-/// The allocator the process was built with: this bench keeps the system's; `startup_mimalloc`
-/// runs the same cases with mimalloc.
-#[derive(Clone, Copy, PartialEq)]
-pub(crate) enum Allocator {
-    System,
-    // Built by `startup_mimalloc`, which includes this file.
-    #[allow(dead_code)]
-    Mimalloc,
-}
-
-impl Allocator {
-    fn describe(self) -> &'static str {
-        match self {
-            Allocator::System => "the system's allocator (glibc malloc)",
-            Allocator::Mimalloc => "mimalloc as the process's global allocator",
-        }
-    }
-
-    /// With no case named: every case under the system's allocator; the issue's goal cases
-    /// (four vaults over HTTP/2) under mimalloc.
-    fn keeps_by_default(self, case: &Case) -> bool {
-        self == Allocator::System || (case.vaults == 4 && case.h2)
-    }
-
-    /// Where the markdown goes, under `target/bench-results`.
-    fn results_file(self) -> &'static str {
-        match self {
-            Allocator::System => "startup.md",
-            Allocator::Mimalloc => "startup-mimalloc.md",
-        }
-    }
-}
-
-/// Measures the cases (all, or those named on the command line) and prints the table.
-pub(crate) fn run(allocator: Allocator) {
     let (emulator_runtime, runtime) = cases::runtimes();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
 
     let small = cases::start_emulator(&emulator_runtime, 1, 1);
     let trips = runtime.block_on(cases::round_trips(&small));
     println!(
-        "startup: {} ms injected per Key Vault request, measured round trips: GET {:.1} ms, token {:.1} ms; Key Vault limit {} per {} s per vault; {cores} cores; {}",
+        "startup: {} ms injected per Key Vault request, measured round trips: GET {:.1} ms, token {:.1} ms; Key Vault limit {} per {} s per vault; {cores} cores",
         LATENCY.as_millis(),
         trips.vault.as_secs_f64() * 1000.0,
         trips.token.as_secs_f64() * 1000.0,
         KEY_VAULT_REQUEST_LIMIT.requests,
-        KEY_VAULT_REQUEST_LIMIT.window.as_secs(),
-        allocator.describe()
+        KEY_VAULT_REQUEST_LIMIT.window.as_secs()
     );
 
     let args = Args::parse();
@@ -236,12 +198,7 @@ pub(crate) fn run(allocator: Allocator) {
                     vaults,
                     h2,
                 };
-                let kept = if args.names.is_empty() {
-                    allocator.keeps_by_default(&case)
-                } else {
-                    args.names.contains(&case.name())
-                };
-                if !kept {
+                if !args.keeps(&case) {
                     continue;
                 }
                 let runs = args.runs.unwrap_or_else(|| runs_of(&case));
@@ -252,8 +209,7 @@ pub(crate) fn run(allocator: Allocator) {
         }
     }
 
-    // The cold start is a process of its own (`kvref check`), whatever this one's allocator.
-    let cold = if args.names.is_empty() && allocator == Allocator::System {
+    let cold = if args.names.is_empty() {
         runtime.block_on(cold::measure(
             &small,
             "@Microsoft.KeyVault(SecretUri=https://bencha.vault.azure.net/secrets/s0)",
@@ -263,9 +219,9 @@ pub(crate) fn run(allocator: Allocator) {
         None
     };
 
-    let markdown = markdown(&rows, &trips, cores, allocator, cold.as_ref());
+    let markdown = markdown(&rows, &trips, cores, cold.as_ref());
     println!("\n<!-- startup:begin -->\n{markdown}<!-- startup:end -->");
-    if let Some(path) = results_path(allocator.results_file()) {
+    if let Some(path) = results_path() {
         let written = std::fs::create_dir_all(path.parent().expect("a parent"))
             .and_then(|()| std::fs::write(&path, &markdown));
         match written {
@@ -312,18 +268,17 @@ fn measure(
     }
 }
 
-/// `target/bench-results/{file}`, from this binary's place in `target/release/deps`.
-fn results_path(file: &str) -> Option<std::path::PathBuf> {
+/// `target/bench-results/startup.md`, from this binary's place in `target/release/deps`.
+fn results_path() -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let target = exe.parent()?.parent()?.parent()?;
-    Some(target.join("bench-results").join(file))
+    Some(target.join("bench-results").join("startup.md"))
 }
 
 fn markdown(
     rows: &[Row],
     trips: &RoundTrips,
     cores: usize,
-    allocator: Allocator,
     cold: Option<&cold::ColdStart>,
 ) -> String {
     let mut md = String::new();
@@ -331,14 +286,13 @@ fn markdown(
         md,
         "Start-up resolution, {} ms injected per Key Vault request (measured round trips: GET \
          {:.1} ms, token {:.1} ms), Key Vault's limit of {} requests per {} s per vault, {cores} \
-         cores shared by kvref and the emulator, {}; median of 5 runs (3 for 10,000 \
+         cores shared by kvref and the emulator; median of 5 runs (3 for 10,000 \
          references, 1 where the vault's limit makes a run last tens of seconds).\n",
         LATENCY.as_millis(),
         trips.vault.as_secs_f64() * 1000.0,
         trips.token.as_secs_f64() * 1000.0,
         KEY_VAULT_REQUEST_LIMIT.requests,
-        KEY_VAULT_REQUEST_LIMIT.window.as_secs(),
-        allocator.describe()
+        KEY_VAULT_REQUEST_LIMIT.window.as_secs()
     );
     let _ = writeln!(md, "{}", table_header(cores));
     for row in rows {
@@ -352,7 +306,6 @@ fn markdown(
         DEFAULT_H2_CONNECTIONS_PER_HOST
     );
     match cold {
-        _ if allocator != Allocator::System => {}
         Some(cold) => {
             let _ = writeln!(
                 md,
