@@ -22,7 +22,8 @@
 //!
 //! The Key Vault and Entra client speaks HTTP/2 when the server offers it by ALPN (Key Vault
 //! does), so that all of a vault's requests share one TLS connection, and HTTP/1.1 otherwise;
-//! [`TransportBuilder::http1_only`] forces HTTP/1.1. An idle HTTP/2 connection is checked with
+//! [`TransportBuilder::http1_only`] forces HTTP/1.1 and [`TransportBuilder::http2_only`]
+//! HTTP/2. An idle HTTP/2 connection is checked with
 //! keep-alive PINGs, and one whose PING goes unanswered is closed rather than trusted: a dead
 //! connection would otherwise hang every request multiplexed on it. The identity client speaks
 //! HTTP/1.1 only: the platform endpoints are plain local HTTP servers.
@@ -107,12 +108,21 @@ pub struct TransportBuilder {
     routes: Vec<HostRoute>,
     connect_timeout: Duration,
     request_timeout: Duration,
-    http1_only: bool,
+    http_version: HttpVersion,
     h2_keep_alive_interval: Duration,
     h2_keep_alive_timeout: Duration,
     h2_streams_per_connection: usize,
     h2_connections_per_host: usize,
     vault_request_limit: Option<RequestLimit>,
+}
+
+/// The HTTP version the Key Vault and Entra client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HttpVersion {
+    /// HTTP/2 when the server offers it by ALPN, else HTTP/1.1.
+    Negotiated,
+    Http1Only,
+    Http2Only,
 }
 
 /// Sends connections for a host, or for every host under a domain, to a fixed socket address.
@@ -157,7 +167,7 @@ impl Default for TransportBuilder {
             routes: Vec::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            http1_only: false,
+            http_version: HttpVersion::Negotiated,
             h2_keep_alive_interval: DEFAULT_H2_KEEP_ALIVE_INTERVAL,
             h2_keep_alive_timeout: DEFAULT_H2_KEEP_ALIVE_TIMEOUT,
             h2_streams_per_connection: DEFAULT_H2_STREAMS_PER_CONNECTION,
@@ -199,7 +209,22 @@ impl TransportBuilder {
     /// HTTP/2 when offered by ALPN). For a proxy or a network device that mishandles h2; each
     /// request in flight then needs a connection of its own.
     pub fn http1_only(mut self) -> Self {
-        self.http1_only = true;
+        self.http_version = HttpVersion::Http1Only;
+        self
+    }
+
+    /// Speaks HTTP/2 only to Key Vault and Entra ID (instead of [`Self::http1_only`] or the
+    /// default, HTTP/2 when offered by ALPN): a server that does not offer h2 fails the request
+    /// with a connection error rather than being spoken to over HTTP/1.1. For a network where
+    /// HTTP/1.1 to the vault would mean a connection per request in flight, and falling back
+    /// quietly is worse than failing. The identity endpoints stay on HTTP/1.1.
+    ///
+    /// ```
+    /// let settings = kvref::transport::HttpTransport::builder().http2_only();
+    /// assert!(settings.is_http2_only() && !settings.is_http1_only());
+    /// ```
+    pub fn http2_only(mut self) -> Self {
+        self.http_version = HttpVersion::Http2Only;
         self
     }
 
@@ -238,16 +263,21 @@ impl TransportBuilder {
 
     /// Whether HTTP/1.1 is forced on the Key Vault and Entra client ([`Self::http1_only`]).
     pub fn is_http1_only(&self) -> bool {
-        self.http1_only
+        self.http_version == HttpVersion::Http1Only
+    }
+
+    /// Whether HTTP/2 is forced on the Key Vault and Entra client ([`Self::http2_only`]).
+    pub fn is_http2_only(&self) -> bool {
+        self.http_version == HttpVersion::Http2Only
     }
 
     /// Builds the clients.
     pub fn build(self) -> Result<HttpTransport, TransportError> {
         let tls = SharedTls::new(self.root_certificate_ders()?)?;
-        let vault_alpn = if self.http1_only {
-            Alpn::Http1
-        } else {
-            Alpn::H2OrHttp1
+        let vault_alpn = match self.http_version {
+            HttpVersion::Negotiated => Alpn::H2OrHttp1,
+            HttpVersion::Http1Only => Alpn::Http1,
+            HttpVersion::Http2Only => Alpn::H2,
         };
         let client = self
             .vault_client_builder(&tls, vault_alpn)
@@ -259,7 +289,7 @@ impl TransportBuilder {
             .http1_only()
             .build()
             .map_err(client_error)?;
-        let lanes = if self.http1_only {
+        let lanes = if self.is_http1_only() {
             1
         } else {
             self.h2_connections_per_host
@@ -280,14 +310,15 @@ impl TransportBuilder {
     /// PINGs unless HTTP/1.1 is forced.
     fn vault_client_builder(&self, tls: &SharedTls, alpn: Alpn) -> reqwest::ClientBuilder {
         let client = self.client_builder_with(tls, alpn).https_only(true);
-        if self.http1_only {
-            client.http1_only()
-        } else {
-            client
-                .http2_keep_alive_interval(self.h2_keep_alive_interval)
-                .http2_keep_alive_timeout(self.h2_keep_alive_timeout)
-                .http2_keep_alive_while_idle(true)
-        }
+        let client = match self.http_version {
+            HttpVersion::Http1Only => return client.http1_only(),
+            HttpVersion::Http2Only => client.http2_prior_knowledge(),
+            HttpVersion::Negotiated => client,
+        };
+        client
+            .http2_keep_alive_interval(self.h2_keep_alive_interval)
+            .http2_keep_alive_timeout(self.h2_keep_alive_timeout)
+            .http2_keep_alive_while_idle(true)
     }
 
     /// A reqwest builder carrying these settings, for callers that need one more client of the

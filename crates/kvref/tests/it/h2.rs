@@ -1,6 +1,6 @@
 //! HTTP/2 to Key Vault: one TLS connection per vault when the server offers h2 by ALPN,
-//! HTTP/1.1 when it does not (or when the transport forces it), and a dropped h2 connection
-//! mid-batch retried to completion. Counted in the emulator's journal and handshake counts.
+//! HTTP/1.1 when it does not (or when the transport forces it), HTTP/2 only when forced, and a
+//! dropped h2 connection mid-batch retried to completion. Counted in the emulator's journal and handshake counts.
 
 use kvref::ResolveStatus;
 use kvref::transport::HttpTransport;
@@ -101,6 +101,38 @@ async fn http1_only_forces_http11_where_h2_is_offered() {
     assert!(transport.is_http1_only());
     resolve_all(&emu, transport.build().unwrap(), &VAULTS[..1], 50).await;
     assert_eq!(vault_protocols(&emu).await, ["http/1.1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_only_speaks_h2_and_never_falls_back_to_http11() {
+    let emu = emu::start(&emu::vaults_toml(&VAULTS[..1], 50)).await;
+    let transport = emu::transport(&emu).settings().clone().http2_only();
+    assert!(transport.is_http2_only());
+    resolve_all(&emu, transport.build().unwrap(), &VAULTS[..1], 50).await;
+    assert_eq!(vault_protocols(&emu).await, ["h2"]);
+
+    // A server without h2: the request fails (naming the vault), nothing goes over HTTP/1.1.
+    let toml = format!(
+        "{}\n[http2]\nenabled = false\n",
+        emu::vaults_toml(&VAULTS[..1], 1)
+    );
+    let emu = emu::start(&toml).await;
+    let transport = emu::transport(&emu).settings().clone().http2_only();
+    let resolver = emu::resolver(&emu, emu::credential(&emu))
+        .transport(transport.build().unwrap())
+        .build()
+        .unwrap();
+    let resolution = resolver.resolve(settings(&VAULTS[..1], 1)).await;
+    let outcome = &resolution.outcomes()[0];
+    // Unreachable, as a vault that refuses the connection is (the TLS alert says why).
+    assert_eq!(
+        outcome.status(),
+        ResolveStatus::VaultNotFound,
+        "{outcome:?}"
+    );
+    let message = outcome.message().unwrap_or_default();
+    assert!(message.contains("vaulta.vault.azure.net"), "{message}");
+    assert!(emu::vault_requests(&emu).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
