@@ -22,7 +22,8 @@
 //! Run with `cargo build --release -p kvref-cli && cargo bench -p kvref --bench startup`, or
 //! name cases: `cargo bench -p kvref --bench startup -- 1000x4-h2 10000x4-h2` (`--runs=N` for
 //! another number of runs per case). The table is printed, between `<!-- startup:begin -->`
-//! and `<!-- startup:end -->` as markdown, and written to `target/bench-results/startup.md`.
+//! and `<!-- startup:end -->` as markdown, and (when no case is named) written to
+//! `target/bench-results/startup.md`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -221,7 +222,8 @@ fn main() {
 
     let markdown = markdown(&rows, &trips, cores, cold.as_ref());
     println!("\n<!-- startup:begin -->\n{markdown}<!-- startup:end -->");
-    if let Some(path) = results_path() {
+    // The file holds the whole table: a run of named cases (a profile's, say) leaves it alone.
+    if let Some(path) = results_path().filter(|_| args.names.is_empty()) {
         let written = std::fs::create_dir_all(path.parent().expect("a parent"))
             .and_then(|()| std::fs::write(&path, &markdown));
         match written {

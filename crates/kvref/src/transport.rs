@@ -2,11 +2,11 @@
 //!
 //! Two clients share one configuration, TLS included: the platform's certificate verifier is
 //! loaded once per transport and every client resumes the others' TLS sessions (see `tls`).
-//! [`HttpTransport::client`] goes to Key Vault and Entra ID
-//! over HTTPS and honours the system proxy settings. [`HttpTransport::identity_client`] goes to the
-//! platform's managed identity endpoints (IMDS at 169.254.169.254, App Service and Arc on loopback),
-//! which must never be reached through a proxy: IMDS rejects proxied requests, and a proxy would
-//! see the identity header.
+//! [`HttpTransport::client`] goes to Key Vault and Entra ID over HTTPS and honours the system
+//! proxy settings. [`HttpTransport::identity_client`] goes to the platform's managed identity
+//! endpoints (IMDS at 169.254.169.254, App Service and Arc on loopback), which must never be
+//! reached through a proxy: IMDS rejects proxied requests, and a proxy would see the identity
+//! header.
 //!
 //! Two knobs exist for environments that are not Azure itself, and real users need them too:
 //! extra root certificates (a TLS-inspecting corporate proxy, or the kvref emulator's CA) and host
@@ -23,9 +23,9 @@
 //! The Key Vault and Entra client speaks HTTP/2 when the server offers it by ALPN (Key Vault
 //! does), so that all of a vault's requests share one TLS connection, and HTTP/1.1 otherwise;
 //! [`TransportBuilder::http1_only`] forces HTTP/1.1 and [`TransportBuilder::http2_only`]
-//! HTTP/2. An idle HTTP/2 connection is checked with
-//! keep-alive PINGs, and one whose PING goes unanswered is closed rather than trusted: a dead
-//! connection would otherwise hang every request multiplexed on it. The identity client speaks
+//! HTTP/2. An idle HTTP/2 connection is checked with keep-alive PINGs, and one whose PING goes
+//! unanswered is closed rather than trusted: a dead connection would otherwise hang every request
+//! multiplexed on it. The identity client speaks
 //! HTTP/1.1 only: the platform endpoints are plain local HTTP servers.
 //!
 //! Requests to Key Vault are spread over a few HTTP/2 connections per vault when one connection's
@@ -306,8 +306,8 @@ impl TransportBuilder {
         })
     }
 
-    /// The Key Vault and Entra client's builder: HTTPS only, HTTP/2 by ALPN with keep-alive
-    /// PINGs unless HTTP/1.1 is forced.
+    /// The Key Vault and Entra client's builder: HTTPS only; HTTP/2 by ALPN, or only HTTP/2
+    /// when forced, with keep-alive PINGs; or HTTP/1.1 alone when that is forced.
     fn vault_client_builder(&self, tls: &SharedTls, alpn: Alpn) -> reqwest::ClientBuilder {
         let client = self.client_builder_with(tls, alpn).https_only(true);
         let client = match self.http_version {

@@ -43,8 +43,8 @@ impl VaultBatch {
         let mut load = vec![0usize; self.transport.vault_lanes()];
         let mut results = Vec::with_capacity(total);
         loop {
-            let known = self.transport.protocol_of(&self.host).is_some();
-            let (lanes, per_lane) = self.connections_for(total);
+            let protocol = self.transport.protocol_of(&self.host);
+            let (lanes, per_lane) = self.connections_for(protocol, total);
             while in_flight.len() < lanes * per_lane {
                 let Some((i, reference)) = waiting.next() else {
                     break;
@@ -75,7 +75,7 @@ impl VaultBatch {
                 }
                 // The first answer told the protocol: widen the batch at once.
                 learnt_now = learnt.changed(),
-                    if watching && !known && waiting.peek().is_some() =>
+                    if watching && protocol.is_none() && waiting.peek().is_some() =>
                 {
                     // The transport is gone (cannot happen while `self` holds it): carry on at
                     // the width the first answers leave.
@@ -86,9 +86,10 @@ impl VaultBatch {
         results
     }
 
-    /// The lanes and the requests in flight per lane for `total` fetches from the vault.
-    fn connections_for(&self, total: usize) -> (usize, usize) {
-        match self.transport.protocol_of(&self.host) {
+    /// The lanes and the requests in flight per lane for `total` fetches from the vault, which
+    /// answered over `protocol` (`None`: not yet).
+    fn connections_for(&self, protocol: Option<Protocol>, total: usize) -> (usize, usize) {
+        match protocol {
             Some(Protocol::Http2) => {
                 let streams = self.transport.h2_streams_per_connection();
                 let lanes = total

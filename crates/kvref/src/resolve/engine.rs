@@ -125,10 +125,7 @@ impl Resolver {
         }
         let (settled_tx, mut settled_rx) = mpsc::unbounded_channel();
         let mut vaults = JoinSet::new();
-        // The fetches of each vault's task, for when the runtime cancels it.
-        let mut owned = HashMap::new();
         for (host, batch) in by_vault {
-            let indices: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
             let vault = VaultBatch {
                 client: self.client.clone(),
                 transport: self.transport.clone(),
@@ -137,8 +134,7 @@ impl Resolver {
                 deadline,
                 settled: progress.is_some().then(|| settled_tx.clone()),
             };
-            let task = vaults.spawn(vault.run(batch).in_current_span());
-            owned.insert(task.id(), indices);
+            vaults.spawn(vault.run(batch).in_current_span());
         }
         drop(settled_tx);
         let mut results: Vec<Option<Result<Secret, VaultError>>> =
@@ -156,34 +152,27 @@ impl Resolver {
                     settled += 1;
                     report(settled);
                 }
-                done = vaults.join_next_with_id() => match done {
+                done = vaults.join_next() => match done {
                     None => break,
-                    Some(Ok((id, fetched))) => {
-                        owned.remove(&id);
+                    Some(Ok(fetched)) => {
                         for (i, result) in fetched {
                             results[i] = Some(result);
                         }
                     }
                     // A fetch does not panic; if one did, the panic is the caller's.
                     Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Some(Err(e)) => {
-                        for i in owned.remove(&e.id()).unwrap_or_default() {
-                            results[i].get_or_insert_with(|| Err(VaultError::cancelled()));
-                        }
-                    }
+                    // Cancelled by the runtime's shutdown: its fetches stay unfilled, below.
+                    Some(Err(_)) => {}
                 },
             }
         }
-        // What settled after its vault's batch was collected, and what a cancelled batch left.
-        while settled_rx.try_recv().is_ok() {
-            settled += 1;
-            report(settled);
-        }
+        // Every fetch has settled now: report the ones whose news was not read yet (they came
+        // with their batch's end) and a cancelled batch's.
         while progress.is_some() && settled < total {
             settled += 1;
             report(settled);
         }
-        // Every batch returns each of its fetches once, or was cancelled and filled in above.
+        // Every batch returns each of its fetches once; a cancelled batch returns none.
         results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(VaultError::cancelled())))

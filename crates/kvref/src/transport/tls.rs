@@ -20,7 +20,7 @@ use super::TransportError;
 pub(super) enum Alpn {
     /// HTTP/2 when the server offers it, else HTTP/1.1.
     H2OrHttp1,
-    /// HTTP/2 only (an extra lane to a host that answered over HTTP/2).
+    /// HTTP/2 only (an extra lane to a host that answered over HTTP/2, or HTTP/2 forced).
     H2,
     /// HTTP/1.1 only.
     Http1,

@@ -1,6 +1,7 @@
 //! HTTP/2 to Key Vault: one TLS connection per vault when the server offers h2 by ALPN,
 //! HTTP/1.1 when it does not (or when the transport forces it), HTTP/2 only when forced, and a
-//! dropped h2 connection mid-batch retried to completion. Counted in the emulator's journal and handshake counts.
+//! dropped h2 connection mid-batch retried to completion. Counted in the emulator's journal and
+//! handshake counts.
 
 use kvref::ResolveStatus;
 use kvref::transport::HttpTransport;
